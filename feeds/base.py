@@ -63,6 +63,18 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
 
 
+class StreamError(Exception):
+    """The stream failed (network, HTTP status); the supervisor reconnects with backoff.
+
+    ``retry_after`` (seconds) is honoured when the platform says how long to wait (429).
+    """
+
+    def __init__(self, reason: str, *, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
 class ConfigError(Exception):
     """A feed's configuration is wrong or incomplete (one clear line)."""
 
@@ -97,7 +109,14 @@ class FeedAdapter(ABC):
 
     @abstractmethod
     def stream(self, cursor: str | None) -> AsyncIterator[FeedItem]:
-        """Yield mentions (and deletes, cursors, malformed reports) from ``cursor`` on."""
+        """Yield mentions (and deletes, cursors, malformed reports) from ``cursor`` on.
+
+        One connection's worth: catch up from ``cursor``, then follow live. Return when the
+        connection closes, raise ``StreamError`` when it fails; the supervisor
+        (feeds/supervisor.py) calls ``stream`` again with the latest persisted cursor,
+        backing off with jitter. Polling feeds loop inside with their interval. A finite
+        feed (replay) returns at its end and is not restarted.
+        """
 
     async def send(self, item: OutboxItem, target: Mention | None) -> Delivery:
         """Deliver ``item`` (``target`` is the customer's post it answers, if any)."""
