@@ -1,0 +1,762 @@
+"""The desk's domain logic over one transaction, shared by every backend.
+
+Each function here runs inside a single write transaction (``Tx``) that a backend opens,
+so a batch of mentions, an agent's action with its event and outbox row, or a delivery
+result is all-or-nothing. SQL is a portable subset with ``?`` placeholders; backends
+translate. Time is epoch seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from store.config import Config
+from store.records import (
+    OPEN_STATUSES,
+    Case,
+    CaseNotFound,
+    ClaimConflict,
+    Event,
+    Mention,
+    OutboxItem,
+    Status,
+    StoreError,
+)
+from store.rules import heat as heat_rules
+from store.rules import lifecycle
+from store.rules.sla import sla_state
+
+try:  # the playbook rules arrive with the playbook work; heat works without them
+    from store.rules import playbook as playbook_rules
+except ImportError:  # pragma: no cover
+    playbook_rules = None  # type: ignore[assignment]
+
+HEAT_WINDOW = 10  # customer mentions considered for a case's heat
+
+
+class Tx(Protocol):
+    """One open transaction on a backend."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; return the number of rows changed."""
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        """Run a query and return its first row."""
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run a query and return all rows."""
+
+    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run an ``INSERT ... RETURNING id`` and return the id."""
+
+
+def ts(when: datetime | None) -> float | None:
+    """A datetime as epoch seconds."""
+    return None if when is None else when.timestamp()
+
+
+def dt(value: float | None) -> datetime | None:
+    """Epoch seconds as an aware UTC datetime."""
+    return None if value is None else datetime.fromtimestamp(value, timezone.utc)
+
+
+def iso(value: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC with a Z."""
+    return None if value is None else dt(value).isoformat().replace("+00:00", "Z")
+
+
+CASE_COLUMNS = (
+    "id, platform, customer_id, customer, status, opened_at, updated_at, escalation_tier, "
+    "phone_callback, assignee, waiting_since, first_response_at, last_response_at, "
+    "resolved_at, closed_at, snoozed_until, promised_by, tags, heat_parts, heat_static, "
+    "priority, sentiment, followers, mention_count, last_text, last_mention_at, prior_cases, "
+    "linked_case_id, suggestion, version"
+)
+
+
+def case_from_row(row: tuple) -> Case:
+    """A Case from a row selected with CASE_COLUMNS."""
+    (cid, platform, customer_id, customer, status, opened_at, updated_at, tier, phone,
+     assignee, waiting, first_resp, last_resp, resolved, closed, snoozed, promised, tags,
+     parts, heat_static, priority, sentiment, followers, count, last_text, last_at, prior,
+     linked, suggestion, version) = row
+    return Case(
+        id=cid, platform=platform, customer_id=customer_id, customer=customer,
+        status=Status(status), opened_at=dt(opened_at), updated_at=dt(updated_at),
+        escalation_tier=tier, phone_callback=bool(phone), assignee=assignee,
+        waiting_since=dt(waiting), first_response_at=dt(first_resp),
+        last_response_at=dt(last_resp), resolved_at=dt(resolved), closed_at=dt(closed),
+        snoozed_until=dt(snoozed), promised_by=dt(promised), tags=json.loads(tags),
+        heat_parts=json.loads(parts), heat_static=heat_static, priority=priority,
+        sentiment=sentiment, followers=followers, mention_count=count, last_text=last_text,
+        last_mention_at=dt(last_at), prior_cases=prior, linked_case_id=linked,
+        suggestion=suggestion, version=version,
+    )
+
+
+EVENT_COLUMNS = "id, case_id, at, kind, agent, body, data, mention_id"
+
+
+def event_from_row(row: tuple) -> Event:
+    """An Event from a row selected with EVENT_COLUMNS."""
+    eid, case_id, at, kind, agent, body, data, mention_id = row
+    return Event(eid, case_id, dt(at), kind, agent, body, json.loads(data), mention_id)
+
+
+MENTION_COLUMNS = (
+    "id, platform, external_id, case_id, author, author_name, followers, text, created_at, "
+    "url, in_reply_to, lang, raw, sentiment, deleted, edited, source, from_brand"
+)
+
+
+def mention_from_row(row: tuple) -> Mention:
+    """A Mention from a row selected with MENTION_COLUMNS."""
+    (mid, platform, ext, case_id, author, name, followers, text, created, url, reply, lang,
+     raw, sentiment, deleted, edited, source, from_brand) = row
+    return Mention(
+        platform=platform, external_id=ext, author=author, text=text, created_at=dt(created),
+        author_name=name, followers=followers, url=url, in_reply_to=reply, lang=lang,
+        raw=json.loads(raw) if raw else {}, sentiment=sentiment, deleted=bool(deleted),
+        edited=bool(edited), source=source, id=mid, case_id=case_id,
+        from_brand=bool(from_brand),
+    )
+
+
+OUTBOX_COLUMNS = (
+    "id, case_id, event_id, kind, platform, text, idempotency_key, not_before, state, "
+    "attempts, in_reply_to, recipient, remote_id, remote_url, error, data"
+)
+
+
+def outbox_from_row(row: tuple) -> OutboxItem:
+    """An OutboxItem from a row selected with OUTBOX_COLUMNS."""
+    (oid, case_id, event_id, kind, platform, text, key, not_before, state, attempts,
+     reply, recipient, remote_id, remote_url, error, data) = row
+    return OutboxItem(
+        id=oid, case_id=case_id, event_id=event_id, kind=kind, platform=platform, text=text,
+        idempotency_key=key, not_before=dt(not_before), state=state, attempts=attempts,
+        in_reply_to=reply, recipient=recipient, remote_id=remote_id, remote_url=remote_url,
+        error=error, data=json.loads(data),
+    )
+
+
+@dataclass
+class IngestResult:
+    """What one ingest batch did."""
+
+    new: int = 0
+    duplicates: int = 0
+    deleted: int = 0
+    case_ids: set[int] = field(default_factory=set)
+
+
+class Ops:
+    """The desk's rules applied to the store, one transaction at a time."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self._brand_handles = {h.lower().lstrip("@") for h in config.handles}
+
+    # -- change cursor -------------------------------------------------------------------
+
+    def touch(self, tx: Tx, case_id: int | None, kind: str, now: float) -> None:
+        """Record that ``case_id`` changed, for other processes following the cursor."""
+        tx.execute("INSERT INTO changes (case_id, kind, at) VALUES (?, ?, ?)", (case_id, kind, now))
+        if case_id is not None:
+            tx.execute("UPDATE cases SET version = version + 1 WHERE id = ?", (case_id,))
+
+    def event(
+        self, tx: Tx, case_id: int, kind: str, agent: str | None, now: float, body: str = "",
+        data: dict | None = None, mention_id: int | None = None,
+    ) -> int:
+        """Append an event to a case's timeline."""
+        return tx.insert(
+            "INSERT INTO events (case_id, at, kind, agent, body, data, mention_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (case_id, now, kind, agent, body, json.dumps(data or {}), mention_id),
+        )
+
+    # -- ingest ----------------------------------------------------------------------------
+
+    def is_brand(self, m: Mention) -> bool:
+        """True when the brand itself wrote ``m``."""
+        return m.author.lower().lstrip("@") in self._brand_handles
+
+    def ingest(self, tx: Tx, mentions: Iterable[Mention], now: float) -> IngestResult:
+        """Store new mentions (duplicates are no-ops), group them into cases, rescore."""
+        result = IngestResult()
+        touched: set[int] = set()
+        for m in mentions:
+            from_brand = self.is_brand(m)
+            mid = tx.fetchone(
+                "INSERT INTO mentions (platform, external_id, author, author_name, followers, "
+                "text, created_at, url, in_reply_to, lang, raw, sentiment, deleted, edited, "
+                "source, from_brand, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?, ?) ON CONFLICT (platform, external_id) DO NOTHING RETURNING id",
+                (m.platform, m.external_id, m.author, m.author_name, m.followers, m.text,
+                 ts(m.created_at), m.url, m.in_reply_to, m.lang,
+                 json.dumps(m.raw, ensure_ascii=False, default=str), m.sentiment,
+                 int(m.deleted), int(m.edited), m.source, int(from_brand), now),
+            )
+            if mid is None:
+                result.duplicates += 1
+                continue
+            result.new += 1
+            m.id = mid[0]
+            case_id = self._group(tx, m, from_brand, now)
+            if case_id is not None:
+                tx.execute("UPDATE mentions SET case_id = ? WHERE id = ?", (case_id, m.id))
+                self.event(tx, case_id, "mention", m.author, now, "", {}, m.id)
+                touched.add(case_id)
+        for case_id in touched:
+            self.rescore(tx, case_id)
+            self.touch(tx, case_id, "mention", now)
+        result.case_ids = touched
+        return result
+
+    def _customer(self, tx: Tx, m: Mention, now: float) -> int:
+        row = tx.fetchone(
+            "SELECT id FROM customers WHERE platform = ? AND handle = ?", (m.platform, m.author)
+        )
+        if row:
+            tx.execute(
+                "UPDATE customers SET followers = ?, name = COALESCE(?, name) WHERE id = ?",
+                (m.followers, m.author_name, row[0]),
+            )
+            return row[0]
+        return tx.insert(
+            "INSERT INTO customers (platform, handle, name, followers, first_seen) "
+            "VALUES (?, ?, ?, ?, ?) RETURNING id",
+            (m.platform, m.author, m.author_name, m.followers, now),
+        )
+
+    def _thread_case(self, tx: Tx, m: Mention) -> int | None:
+        if not m.in_reply_to:
+            return None
+        row = tx.fetchone(
+            "SELECT case_id FROM mentions WHERE platform = ? AND external_id = ?",
+            (m.platform, m.in_reply_to),
+        )
+        if row and row[0] is not None:
+            return row[0]
+        row = tx.fetchone(
+            "SELECT case_id FROM outbox WHERE platform = ? AND remote_id = ?",
+            (m.platform, m.in_reply_to),
+        )
+        return row[0] if row else None
+
+    def _group(self, tx: Tx, m: Mention, from_brand: bool, now: float) -> int | None:
+        """The case ``m`` belongs to: its thread's, the customer's recent open one, or new."""
+        created = ts(m.created_at)
+        thread = self._thread_case(tx, m)
+        if from_brand:
+            return thread  # our own post: part of the thread, no case of its own
+        customer_id = self._customer(tx, m, now)
+        linked = None
+        target = None
+        if thread is not None:
+            status = tx.fetchone("SELECT status FROM cases WHERE id = ?", (thread,))[0]
+            if status == Status.CLOSED:
+                linked = thread
+            else:
+                target = thread
+        if target is None and linked is None:
+            window = self.config.case_window_hours * 3600
+            row = tx.fetchone(
+                "SELECT id, status, last_activity FROM cases WHERE customer_id = ? "
+                "ORDER BY last_activity DESC, id DESC LIMIT 1",
+                (customer_id,),
+            )
+            if row and row[2] >= created - window:
+                if row[1] == Status.CLOSED:
+                    linked = row[0]
+                elif row[1] != Status.RESOLVED:
+                    target = row[0]
+        if target is None:
+            return self._open_case(tx, m, customer_id, linked, now)
+        self._customer_wrote(tx, target, m, now)
+        return target
+
+    def _open_case(
+        self, tx: Tx, m: Mention, customer_id: int, linked: int | None, now: float
+    ) -> int:
+        created = ts(m.created_at)
+        prior = tx.fetchone("SELECT COUNT(*) FROM cases WHERE customer_id = ?", (customer_id,))[0]
+        case_id = tx.insert(
+            "INSERT INTO cases (platform, customer_id, customer, status, opened_at, updated_at, "
+            "last_activity, waiting_since, followers, last_text, last_mention_at, prior_cases, "
+            "linked_case_id, mention_count) VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
+            "RETURNING id",
+            (m.platform, customer_id, m.author, created, now, created, created, m.followers,
+             m.text[:500], created, prior, linked),
+        )
+        if linked is not None:
+            self.event(tx, case_id, "link", None, now, f"follows closed case {linked}",
+                       {"linked_case_id": linked})
+            self.event(tx, linked, "link", None, now, f"customer wrote again: case {case_id}",
+                       {"next_case_id": case_id})
+            self.touch(tx, linked, "link", now)
+        return case_id
+
+    def _customer_wrote(self, tx: Tx, case_id: int, m: Mention, now: float) -> None:
+        created = ts(m.created_at)
+        status, ever_ack, waiting = tx.fetchone(
+            "SELECT status, ever_acknowledged, waiting_since FROM cases WHERE id = ?", (case_id,)
+        )
+        new_status = lifecycle.customer_wrote(Status(status), bool(ever_ack))
+        if new_status != status:
+            self.event(tx, case_id, "status", None, now, f"{status} → {new_status.value}",
+                       {"from": status, "to": new_status.value, "why": "customer wrote"})
+        tx.execute(
+            "UPDATE cases SET status = ?, waiting_since = ?, updated_at = ?, "
+            "last_activity = GREATEST(last_activity, ?), followers = GREATEST(followers, ?), "
+            "last_text = CASE WHEN ? >= COALESCE(last_mention_at, 0) THEN ? ELSE last_text END, "
+            "last_mention_at = GREATEST(COALESCE(last_mention_at, 0), ?), "
+            "mention_count = mention_count + 1, snoozed_until = NULL, "
+            "resolved_at = CASE WHEN ? = 'resolved' THEN NULL ELSE resolved_at END WHERE id = ?",
+            (new_status.value, waiting if waiting is not None else created, now, created,
+             m.followers, created, m.text[:500], created, status, case_id),
+        )
+
+    def rescore(self, tx: Tx, case_id: int) -> None:
+        """Recompute a case's static heat parts, priority, sentiment and suggestion."""
+        rows = tx.fetchall(
+            "SELECT text, sentiment, followers, created_at FROM mentions WHERE case_id = ? "
+            "AND from_brand = 0 ORDER BY created_at DESC, id DESC LIMIT ?",
+            (case_id, HEAT_WINDOW),
+        )
+        signals = [
+            heat_rules.MentionSignal(text, sentiment or 0.0, followers, dt(created))
+            for text, sentiment, followers, created in reversed(rows)
+        ]
+        prior = tx.fetchone("SELECT prior_cases FROM cases WHERE id = ?", (case_id,))[0]
+        parts = heat_rules.static_parts(signals, prior, self.config.weights)
+        suggestion = None
+        if playbook_rules is not None and signals:
+            suggestion = playbook_rules.suggestion(signals, prior)
+        tx.execute(
+            "UPDATE cases SET heat_parts = ?, heat_static = ?, priority = ?, sentiment = ?, "
+            "suggestion = ? WHERE id = ?",
+            (json.dumps(parts), heat_rules.total(parts), heat_rules.priority(parts),
+             signals[-1].sentiment if signals else 0.0, suggestion, case_id),
+        )
+
+    def mark_deleted(self, tx: Tx, platform: str, external_id: str, now: float) -> bool:
+        """The platform deleted a post: flag it (the text is kept) and note it on the case."""
+        row = tx.fetchone(
+            "SELECT id, case_id, deleted FROM mentions WHERE platform = ? AND external_id = ?",
+            (platform, external_id),
+        )
+        if row is None or row[2]:
+            return False
+        tx.execute("UPDATE mentions SET deleted = 1 WHERE id = ?", (row[0],))
+        if row[1] is not None:
+            self.event(tx, row[1], "deleted", None, now, "the customer deleted a post",
+                       {}, row[0])
+            self.touch(tx, row[1], "deleted", now)
+        return True
+
+    def set_cursor(self, tx: Tx, feed: str, value: str, now: float) -> None:
+        """Persist a feed's resume cursor."""
+        if tx.execute("UPDATE cursors SET value = ?, updated_at = ? WHERE feed = ?",
+                      (value, now, feed)) == 0:
+            tx.execute("INSERT INTO cursors (feed, value, updated_at) VALUES (?, ?, ?)",
+                       (feed, value, now))
+
+    # -- agent actions ---------------------------------------------------------------------
+
+    def load_case(self, tx: Tx, case_id: int) -> Case:
+        """The case, or CaseNotFound."""
+        row = tx.fetchone(f"SELECT {CASE_COLUMNS} FROM cases WHERE id = ?", (case_id,))
+        if row is None:
+            raise CaseNotFound(f"no case {case_id}")
+        return case_from_row(row)
+
+    def claim(self, tx: Tx, case_id: int, agent: str, now: float, take_over: bool = False) -> Case:
+        """Claim by compare-and-set: fails with ClaimConflict when another agent holds it."""
+        case = self.load_case(tx, case_id)
+        if case.assignee == agent:
+            return case
+        if take_over and case.assignee:
+            changed = tx.execute(
+                "UPDATE cases SET assignee = ?, updated_at = ? WHERE id = ? AND assignee = ?",
+                (agent, now, case_id, case.assignee),
+            )
+        else:
+            changed = tx.execute(
+                "UPDATE cases SET assignee = ?, updated_at = ? WHERE id = ? AND assignee IS NULL",
+                (agent, now, case_id),
+            )
+        if changed == 0:
+            holder = tx.fetchone("SELECT assignee FROM cases WHERE id = ?", (case_id,))[0]
+            raise ClaimConflict(case_id, holder or "someone")
+        data = {"from": case.assignee} if case.assignee else {}
+        body = f"taken over from {case.assignee}" if case.assignee else ""
+        self.event(tx, case_id, "claim", agent, now, body, data)
+        self.touch(tx, case_id, "claim", now)
+        case.assignee = agent
+        return case
+
+    def release(self, tx: Tx, case_id: int, agent: str, now: float) -> None:
+        """Release a claim the agent holds."""
+        case = self.load_case(tx, case_id)
+        if case.assignee is None:
+            raise StoreError(f"case {case_id} is not claimed")
+        if case.assignee != agent:
+            raise ClaimConflict(case_id, case.assignee)
+        tx.execute("UPDATE cases SET assignee = NULL, updated_at = ? WHERE id = ?", (now, case_id))
+        self.event(tx, case_id, "release", agent, now)
+        self.touch(tx, case_id, "release", now)
+
+    def _ensure_claim(self, tx: Tx, case: Case, agent: str, now: float) -> None:
+        """Acting on a case claims it; acting on another agent's case needs a take-over."""
+        if case.assignee is None:
+            self.claim(tx, case.id, agent, now)
+        elif case.assignee != agent:
+            raise ClaimConflict(case.id, case.assignee)
+
+    def set_status(
+        self, tx: Tx, case: Case, target: Status, agent: str | None, now: float, note: str = "",
+        extra: dict | None = None,
+    ) -> None:
+        """Move a case through the lifecycle (forbidden moves raise TransitionError)."""
+        lifecycle.check_transition(case.status, target)
+        sets = ["status = ?", "updated_at = ?"]
+        params: list[Any] = [target.value, now]
+        if target in (Status.ACKNOWLEDGED, Status.OFFLINE):
+            sets.append("ever_acknowledged = 1")
+        if target is Status.RESOLVED:
+            sets += ["resolved_at = ?", "waiting_since = NULL"]
+            params.append(now)
+        if target is Status.CLOSED:
+            sets += ["closed_at = ?", "waiting_since = NULL"]
+            params.append(now)
+        if target is not Status.SNOOZED:
+            sets.append("snoozed_until = NULL")
+        if case.status is Status.RESOLVED and target is not Status.CLOSED:
+            sets.append("resolved_at = NULL")
+        params.append(case.id)
+        tx.execute(f"UPDATE cases SET {', '.join(sets)} WHERE id = ?", params)
+        body = f"{case.status.value} → {target.value}" + (f": {note}" if note else "")
+        self.event(tx, case.id, "status", agent, now, body,
+                   {"from": case.status.value, "to": target.value, **(extra or {})})
+        case.status = target
+
+    def _latest_customer_mention(self, tx: Tx, case_id: int) -> tuple | None:
+        return tx.fetchone(
+            "SELECT external_id, author FROM mentions WHERE case_id = ? AND from_brand = 0 "
+            "ORDER BY created_at DESC, id DESC LIMIT 1",
+            (case_id,),
+        )
+
+    def queue_outbox(
+        self, tx: Tx, case: Case, event_id: int, kind: str, text: str, agent: str, now: float,
+        data: dict | None = None, delay: float | None = None,
+    ) -> int:
+        """Write an outbox row in the same transaction as its event."""
+        latest = self._latest_customer_mention(tx, case.id)
+        not_before = now + (self.config.undo_seconds if delay is None else delay)
+        platform = "escalation" if kind == "escalation" else case.platform
+        return tx.insert(
+            "INSERT INTO outbox (case_id, event_id, kind, platform, text, idempotency_key, "
+            "not_before, next_attempt_at, agent, in_reply_to, recipient, data, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (case.id, event_id, kind, platform, text, f"hd-{case.id}-{event_id}-{uuid.uuid4().hex[:12]}",
+             not_before, not_before, agent, latest[0] if latest else None,
+             latest[1] if latest else case.customer, json.dumps(data or {}), now),
+        )
+
+    def reply(
+        self, tx: Tx, case_id: int, agent: str, text: str, now: float, *, private: bool = False,
+        kind: str | None = None, promised_by: float | None = None,
+    ) -> int:
+        """A public reply (or a private DM) queued to the outbox; returns the outbox id."""
+        if not text.strip():
+            raise StoreError("the reply is empty")
+        case = self.load_case(tx, case_id)
+        if case.status is Status.CLOSED:
+            raise StoreError(f"case {case_id} is closed; the customer's next post opens a new case")
+        self._ensure_claim(tx, case, agent, now)
+        kind = kind or ("dm" if private else "reply")
+        event_kind = "dm" if kind == "dm" else "reply"
+        data = {"outbox_kind": kind}
+        if promised_by is not None:
+            data["promised_by"] = iso(promised_by)
+        event_id = self.event(tx, case_id, event_kind, agent, now, text, data)
+        outbox_id = self.queue_outbox(tx, case, event_id, kind, text, agent, now)
+        tx.execute(
+            "UPDATE cases SET waiting_since = NULL, last_response_at = ?, "
+            "first_response_at = COALESCE(first_response_at, ?), updated_at = ?, "
+            "last_activity = GREATEST(last_activity, ?) WHERE id = ?",
+            (now, now, now, now, case_id),
+        )
+        if promised_by is not None:
+            tx.execute("UPDATE cases SET promised_by = ? WHERE id = ?", (promised_by, case_id))
+        target = Status.OFFLINE if kind == "dm" else Status.ACKNOWLEDGED
+        if case.status in (Status.NEW, Status.WAITING, Status.SNOOZED) or (
+            target is Status.OFFLINE and case.status is Status.ACKNOWLEDGED
+        ):
+            self.set_status(tx, case, target, agent, now)
+        self.touch(tx, case_id, event_kind, now)
+        return outbox_id
+
+    def take_offline(self, tx: Tx, case_id: int, agent: str, channel: str, note: str,
+                     now: float) -> None:
+        """Move the conversation to phone or email (recorded; nothing is posted)."""
+        if channel not in ("phone", "email"):
+            raise StoreError("channel must be phone or email (use a DM reply for dm)")
+        case = self.load_case(tx, case_id)
+        self._ensure_claim(tx, case, agent, now)
+        if case.status is not Status.OFFLINE:
+            self.set_status(tx, case, Status.OFFLINE, agent, now, f"by {channel}",
+                            {"channel": channel})
+        self.event(tx, case_id, "offline", agent, now, note, {"channel": channel})
+        tx.execute("UPDATE cases SET waiting_since = NULL, last_response_at = ?, "
+                   "first_response_at = COALESCE(first_response_at, ?) WHERE id = ?",
+                   (now, now, case_id))
+        self.touch(tx, case_id, "offline", now)
+
+    def note(self, tx: Tx, case_id: int, agent: str, text: str, now: float) -> None:
+        """An internal note on the timeline (never sent)."""
+        if not text.strip():
+            raise StoreError("the note is empty")
+        self.load_case(tx, case_id)
+        self.event(tx, case_id, "note", agent, now, text)
+        self.touch(tx, case_id, "note", now)
+
+    def escalate(self, tx: Tx, case_id: int, agent: str, tier: int, note: str, phone: bool,
+                 now: float) -> None:
+        """Raise a case to tier 1 (supervisor) or 2 (executive) and announce it."""
+        if tier not in (0, 1, 2):
+            raise StoreError("tier must be 0 (agent), 1 (supervisor) or 2 (executive)")
+        case = self.load_case(tx, case_id)
+        if case.status is Status.CLOSED:
+            raise StoreError(f"case {case_id} is closed")
+        tx.execute(
+            "UPDATE cases SET escalation_tier = ?, phone_callback = ?, updated_at = ? WHERE id = ?",
+            (tier, int(phone or case.phone_callback), now, case_id),
+        )
+        body = f"tier {case.escalation_tier} → {tier}" + (" · phone call-back" if phone else "")
+        if note:
+            body += f": {note}"
+        event_id = self.event(tx, case_id, "escalate", agent, now, body,
+                              {"tier": tier, "phone": phone, "note": note})
+        if tier > 0:
+            text = f"[{self.config.brand}] case {case_id} escalated to tier {tier} by {agent}"
+            if phone:
+                text += " (phone call-back requested)"
+            if note:
+                text += f": {note}"
+            self.queue_outbox(tx, case, event_id, "escalation", text, agent, now,
+                              {"tier": tier}, delay=0.0)
+        self.touch(tx, case_id, "escalate", now)
+
+    def resolve(self, tx: Tx, case_id: int, agent: str, now: float, note: str = "") -> None:
+        """Resolve a case (the SLA clock stops)."""
+        case = self.load_case(tx, case_id)
+        self.set_status(tx, case, Status.RESOLVED, agent, now, note)
+        if case.promised_by is not None:
+            kept = now <= ts(case.promised_by)
+            tx.execute("UPDATE cases SET promise_kept = ? WHERE id = ?", (int(kept), case_id))
+        self.touch(tx, case_id, "status", now)
+
+    def close(self, tx: Tx, case_id: int, agent: str, followup: str | None, now: float) -> None:
+        """Close the loop: queue the follow-up request and close the case."""
+        case = self.load_case(tx, case_id)
+        lifecycle.check_transition(case.status, Status.CLOSED)
+        if followup:
+            event_id = self.event(tx, case_id, "reply", agent, now, followup,
+                                  {"outbox_kind": "followup"})
+            self.queue_outbox(tx, case, event_id, "followup", followup, agent, now)
+        self.set_status(tx, case, Status.CLOSED, agent, now)
+        self.touch(tx, case_id, "status", now)
+
+    def reopen(self, tx: Tx, case_id: int, agent: str, now: float) -> None:
+        """Reopen a resolved case."""
+        case = self.load_case(tx, case_id)
+        self.set_status(tx, case, Status.ACKNOWLEDGED, agent, now, "reopened")
+        self.touch(tx, case_id, "status", now)
+
+    def wait(self, tx: Tx, case_id: int, agent: str, now: float) -> None:
+        """Mark a case as waiting on the customer."""
+        case = self.load_case(tx, case_id)
+        self.set_status(tx, case, Status.WAITING, agent, now)
+        self.touch(tx, case_id, "status", now)
+
+    def snooze(self, tx: Tx, case_id: int, agent: str, until: float, now: float) -> None:
+        """Snooze a case until a time; the customer writing wakes it early."""
+        case = self.load_case(tx, case_id)
+        self.set_status(tx, case, Status.SNOOZED, agent, now, f"until {iso(until)}",
+                        {"until": iso(until)})
+        tx.execute("UPDATE cases SET snoozed_until = ? WHERE id = ?", (until, case_id))
+        self.touch(tx, case_id, "status", now)
+
+    def wake_snoozed(self, tx: Tx, now: float) -> list[int]:
+        """Wake cases whose snooze ran out."""
+        woken = []
+        for (case_id,) in tx.fetchall(
+            "SELECT id FROM cases WHERE status = 'snoozed' AND snoozed_until <= ?", (now,)
+        ):
+            case = self.load_case(tx, case_id)
+            target = Status.ACKNOWLEDGED if tx.fetchone(
+                "SELECT ever_acknowledged FROM cases WHERE id = ?", (case_id,))[0] else Status.NEW
+            self.set_status(tx, case, target, None, now, "snooze ended")
+            self.touch(tx, case_id, "status", now)
+            woken.append(case_id)
+        return woken
+
+    def tag(self, tx: Tx, case_id: int, agent: str, tag: str, now: float,
+            remove: bool = False) -> None:
+        """Add (or remove) a tag; both are events."""
+        tag = tag.strip().lower()
+        if not tag:
+            raise StoreError("the tag is empty")
+        case = self.load_case(tx, case_id)
+        tags = list(case.tags)
+        if remove:
+            if tag not in tags:
+                raise StoreError(f"case {case_id} has no tag {tag!r}")
+            tags.remove(tag)
+        elif tag in tags:
+            return
+        else:
+            tags.append(tag)
+        tx.execute("UPDATE cases SET tags = ?, updated_at = ? WHERE id = ?",
+                   (json.dumps(tags), now, case_id))
+        self.event(tx, case_id, "tag", agent, now, ("-" if remove else "+") + tag,
+                   {"tag": tag, "removed": remove})
+        self.touch(tx, case_id, "tag", now)
+
+    def undo(self, tx: Tx, case_id: int, agent: str, now: float) -> OutboxItem:
+        """Unsend the agent's newest reply still inside its undo window."""
+        row = tx.fetchone(
+            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE case_id = ? AND agent = ? AND "
+            "state = 'pending' AND not_before > ? AND kind != 'escalation' "
+            "ORDER BY id DESC LIMIT 1",
+            (case_id, agent, now),
+        )
+        if row is None:
+            raise StoreError("nothing to undo: no reply of yours is still inside its undo window")
+        item = outbox_from_row(row)
+        if tx.execute("UPDATE outbox SET state = 'cancelled', updated_at = ? "
+                      "WHERE id = ? AND state = 'pending'", (now, item.id)) == 0:
+            raise StoreError("too late to undo: the reply is already on its way")
+        self.event(tx, case_id, "undo", agent, now, f"unsent: {item.text}",
+                   {"outbox_id": item.id, "event_id": item.event_id})
+        self.touch(tx, case_id, "undo", now)
+        item.state = "cancelled"
+        return item
+
+    def score(self, tx: Tx, case_id: int, agent: str, score: int, note: str | None,
+              now: float) -> None:
+        """A supervisor's QA score (1–5) for a handled case."""
+        if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+            raise StoreError(f"score must be a whole number from 1 to 5, not {score!r}")
+        case = self.load_case(tx, case_id)
+        if case.first_response_at is None and case.status not in (Status.RESOLVED, Status.CLOSED):
+            raise StoreError(f"case {case_id} has not been handled yet; nothing to score")
+        tx.execute("INSERT INTO qa (case_id, agent, score, note, at) VALUES (?, ?, ?, ?, ?)",
+                   (case_id, agent, score, note, now))
+        self.event(tx, case_id, "qa", agent, now, f"QA {score}/5" + (f": {note}" if note else ""),
+                   {"score": score, "note": note})
+        self.touch(tx, case_id, "qa", now)
+
+    # -- outbox delivery -------------------------------------------------------------------
+
+    def due_outbox(self, tx: Tx, now: float, limit: int, lease_seconds: float) -> list[OutboxItem]:
+        """Lease due items for delivery (also items whose earlier lease ran out: a crash)."""
+        rows = tx.fetchall(
+            f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE ((state = 'pending' AND "
+            "next_attempt_at <= ?) OR (state = 'sending' AND lease_until < ?)) "
+            "ORDER BY next_attempt_at, id LIMIT ?",
+            (now, now, limit),
+        )
+        items = []
+        for row in rows:
+            item = outbox_from_row(row)
+            if tx.execute(
+                "UPDATE outbox SET state = 'sending', lease_until = ?, attempts = attempts + 1, "
+                "updated_at = ? WHERE id = ? AND state = ?",
+                (now + lease_seconds, now, item.id, item.state),
+            ):
+                item.state = "sending"
+                item.attempts += 1
+                items.append(item)
+        return items
+
+    def delivered(self, tx: Tx, outbox_id: int, remote_id: str | None, remote_url: str | None,
+                  now: float) -> None:
+        """Record a delivery on the outbox row and the timeline."""
+        row = tx.fetchone("SELECT case_id, kind, state FROM outbox WHERE id = ?", (outbox_id,))
+        if row is None or row[2] == "delivered":
+            return
+        tx.execute(
+            "UPDATE outbox SET state = 'delivered', remote_id = ?, remote_url = ?, error = NULL, "
+            "lease_until = NULL, updated_at = ? WHERE id = ?",
+            (remote_id, remote_url, now, outbox_id),
+        )
+        self.event(tx, row[0], "delivered", None, now, remote_url or remote_id or "",
+                   {"outbox_id": outbox_id, "kind": row[1], "remote_id": remote_id,
+                    "remote_url": remote_url})
+        self.touch(tx, row[0], "delivered", now)
+
+    def delivery_failed(self, tx: Tx, outbox_id: int, reason: str, retry_at: float | None,
+                        now: float) -> None:
+        """A failed attempt: retry later, or give up and say why on the timeline."""
+        row = tx.fetchone("SELECT case_id, kind, state FROM outbox WHERE id = ?", (outbox_id,))
+        if row is None or row[2] in ("delivered", "cancelled"):
+            return
+        if retry_at is not None:
+            tx.execute(
+                "UPDATE outbox SET state = 'pending', next_attempt_at = ?, error = ?, "
+                "lease_until = NULL, updated_at = ? WHERE id = ?",
+                (retry_at, reason, now, outbox_id),
+            )
+            return
+        tx.execute(
+            "UPDATE outbox SET state = 'failed', error = ?, lease_until = NULL, updated_at = ? "
+            "WHERE id = ?",
+            (reason, now, outbox_id),
+        )
+        self.event(tx, row[0], "delivery_failed", None, now, reason,
+                   {"outbox_id": outbox_id, "kind": row[1]})
+        self.touch(tx, row[0], "delivery_failed", now)
+
+    # -- presence, leases, health ----------------------------------------------------------
+
+    def presence(self, tx: Tx, case_id: int, agent: str, state: str | None, until: float,
+                 now: float) -> None:
+        """Say an agent is viewing or typing in a case (None clears it)."""
+        tx.execute("DELETE FROM presence WHERE case_id = ? AND agent = ?", (case_id, agent))
+        if state:
+            tx.execute("INSERT INTO presence (case_id, agent, state, expires_at) VALUES (?, ?, ?, ?)",
+                       (case_id, agent, state, until))
+        tx.execute("INSERT INTO changes (case_id, kind, at) VALUES (?, 'presence', ?)",
+                   (case_id, now))
+
+    def lease(self, tx: Tx, name: str, holder: str, ttl: float, now: float) -> bool:
+        """Take or renew a named lease; False when someone else holds it."""
+        if tx.execute("UPDATE leases SET holder = ?, expires_at = ? WHERE name = ? AND "
+                      "(holder = ? OR expires_at < ?)", (holder, now + ttl, name, holder, now)):
+            return True
+        row = tx.fetchone("SELECT holder FROM leases WHERE name = ?", (name,))
+        if row is not None:
+            return False
+        tx.execute("INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
+                   "ON CONFLICT (name) DO NOTHING", (name, holder, now + ttl))
+        row = tx.fetchone("SELECT holder FROM leases WHERE name = ?", (name,))
+        return row is not None and row[0] == holder
+
+
+def effective_heat(case: Case, now: datetime, config: Config) -> tuple[float, dict[str, float]]:
+    """Heat right now: the static parts plus SLA pressure from the case's clock."""
+    state = sla_state(case.waiting_since, case.first_response_at is not None, case.priority,
+                      now, config.sla)
+    parts = dict(case.heat_parts)
+    parts["sla"] = heat_rules.sla_part(parts, state.used, config.weights)
+    return heat_rules.total(parts), parts
