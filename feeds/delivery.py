@@ -1,0 +1,160 @@
+"""Outbox delivery: every due item goes out once, through the right account, or says why not.
+
+Routing (CONTRACTS.md): the first configured feed whose platform is the case's platform
+and that holds credentials. Where there is none, cases that came in through a demo or
+replay feed are delivered to the sandbox (marked delivered, nothing leaves the machine);
+any other case fails with that reason, shown on the timeline. Retries back off with
+jitter and reuse the item's idempotency key, so a retry never posts twice. Escalations
+are announced to the configured targets for their tier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from feeds.base import Delivery, DeliveryError, FeedAdapter
+from feeds.supervisor import backoff_delay, redact
+from store.api import Store
+from store.records import Mention, OutboxItem
+
+log = logging.getLogger("heatdesk.delivery")
+MAX_ATTEMPTS = 8
+SANDBOX_KINDS = ("demo", "replay")
+
+
+class OutboxSender:
+    """Delivers due outbox items for one process that runs feeds."""
+
+    def __init__(
+        self,
+        store: Store,
+        adapters: Sequence[FeedAdapter],
+        *,
+        sandbox_feeds: set[str] | None = None,
+        escalation_targets: Sequence[Mapping[str, Any]] = (),
+        env: Mapping[str, str] | None = None,
+        interval: float = 0.5,
+    ):
+        self.store = store
+        self.adapters = list(adapters)
+        self.sandbox_feeds = set(sandbox_feeds or ()) | set(SANDBOX_KINDS)
+        self.escalation_targets = list(escalation_targets)
+        import os
+
+        self.env = os.environ if env is None else env
+        self.interval = interval
+        self.sent = 0
+        self.failed = 0
+
+    def account_for(self, platform: str) -> FeedAdapter | None:
+        """The feed that answers cases on ``platform``, if one holds credentials."""
+        return next((a for a in self.adapters if a.platform == platform and a.can_send), None)
+
+    def _secrets(self) -> list[str]:
+        values = []
+        for adapter in self.adapters:
+            values += [str(adapter.env.get(str(v), "")) for k, v in adapter.options.items()
+                       if k.endswith("_env") and v]
+        values += [str(self.env.get(str(t.get("url_env", "")), "")) for t in self.escalation_targets]
+        return values
+
+    async def run(self) -> None:
+        """Deliver due items until cancelled."""
+        while True:
+            try:
+                count = await self.deliver_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox delivery: %s", redact(str(exc), self._secrets()))
+                count = 0
+            if count == 0:
+                await asyncio.sleep(self.interval)
+
+    async def deliver_due(self) -> int:
+        """One pass over the due items; returns how many were attempted."""
+        items = await self.store.due_outbox()
+        for item in items:
+            await self.deliver(item)
+        return len(items)
+
+    async def deliver(self, item: OutboxItem) -> None:
+        """Attempt one item and record the outcome (delivered, retry later, or failed)."""
+        try:
+            delivery = await self._send(item)
+        except DeliveryError as exc:
+            reason = redact(exc.reason, self._secrets())
+            if exc.retryable and item.attempts < MAX_ATTEMPTS:
+                delay = backoff_delay(item.attempts, 2.0, 300.0)
+                if exc.retry_after is not None:
+                    delay = max(delay, min(exc.retry_after, 3600.0))
+                retry_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
+                await self.store.delivery_failed(item.id, reason, retry_at)
+            else:
+                self.failed += 1
+                await self.store.delivery_failed(item.id, reason, None)
+            return
+        except Exception as exc:  # an adapter bug: fail visibly, never silently
+            self.failed += 1
+            reason = redact(f"{type(exc).__name__}: {exc}", self._secrets())
+            await self.store.delivery_failed(item.id, reason, None)
+            return
+        self.sent += 1
+        await self.store.delivered(item.id, delivery.remote_id, delivery.remote_url)
+
+    async def _target(self, item: OutboxItem) -> Mention | None:
+        if item.in_reply_to is None or item.platform == "escalation":
+            return None
+        return await self.store.mention(item.platform, item.in_reply_to)
+
+    async def _send(self, item: OutboxItem) -> Delivery:
+        target = await self._target(item)
+        if item.kind == "escalation":
+            return await self._announce(item)
+        adapter = self.account_for(item.platform)
+        if adapter is not None:
+            return await adapter.send(item, target)
+        if target is not None and (target.source or "") in self.sandbox_feeds or (
+            target is not None and (target.source or "").split(":")[0] in SANDBOX_KINDS
+        ):
+            return Delivery(f"sandbox-{item.id}", f"sandbox://{item.platform}/{item.id}")
+        raise DeliveryError(
+            f"no {item.platform} account is configured to send from (add a {item.platform} "
+            "feed with credentials)",
+            retryable=False,
+        )
+
+    async def _announce(self, item: OutboxItem) -> Delivery:
+        tier = int(item.data.get("tier", 1))
+        targets = [t for t in self.escalation_targets if int(t.get("tier", 1)) <= tier]
+        if not targets:
+            case_sources = await self._case_sources(item.case_id)
+            if case_sources and all(s in self.sandbox_feeds or s.split(":")[0] in SANDBOX_KINDS
+                                    for s in case_sources):
+                return Delivery(f"sandbox-{item.id}", "sandbox://escalation")
+            raise DeliveryError(
+                f"no escalation target for tier {tier} is configured ([[escalation.targets]])",
+                retryable=False,
+            )
+        from feeds.slack import announce
+
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(total=15)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            for target in targets:
+                url = self.env.get(str(target.get("url_env", "")))
+                if not url:
+                    raise DeliveryError(
+                        f"escalation target's {target.get('url_env')} is not set", retryable=False
+                    )
+                await announce(url, item.text, session)
+        return Delivery(None, None)
+
+    async def _case_sources(self, case_id: int) -> list[str]:
+        detail = await self.store.detail(case_id)
+        return [m.source or "" for m in detail.mentions]

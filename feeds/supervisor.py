@@ -1,0 +1,108 @@
+"""Runs each feed under supervision: reconnect with backoff and jitter, resume from cursor.
+
+One failing feed never takes the others down. Health (connected, last event, last
+error) is published to the store for the desk and ``heatdesk doctor``. Error text is
+passed through ``redact`` so a secret never reaches the store or the logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from feeds.base import FeedAdapter, StreamError
+from feeds.pipeline import IngestPipeline
+from store.api import Store
+
+log = logging.getLogger("heatdesk.feeds")
+
+
+def backoff_delay(attempt: int, base: float = 1.0, cap: float = 60.0) -> float:
+    """Exponential backoff with full jitter (AWS style), at least a tenth of the step."""
+    step = min(cap, base * (2 ** min(attempt, 16)))
+    return random.uniform(step / 10, step)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret value replaced."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+class FeedSupervisor:
+    """Keeps one adapter streaming into the pipeline until stopped or finished."""
+
+    def __init__(self, adapter: FeedAdapter, store: Store, pipeline: IngestPipeline, *,
+                 base_delay: float = 1.0, max_delay: float = 60.0):
+        self.adapter = adapter
+        self.store = store
+        self.pipeline = pipeline
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.health: dict[str, Any] = {"kind": adapter.kind, "connected": False,
+                                       "last_event": None, "last_error": None, "events": 0,
+                                       "reconnects": 0, "finished": False}
+        self._last_publish = 0.0
+
+    def _secrets(self) -> list[str]:
+        return [str(self.adapter.env.get(str(v), "")) for k, v in self.adapter.options.items()
+                if k.endswith("_env") and v]
+
+    async def _publish(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_publish > 2.0:
+            self._last_publish = now
+            try:
+                await self.store.set_feed_health(self.adapter.name, self.health)
+            except Exception as exc:  # health is advisory; never stop a feed for it
+                log.debug("could not publish health: %s", exc)
+
+    async def run(self) -> None:
+        """Stream, and on every drop flush, back off and resume from the stored cursor."""
+        name = self.adapter.name
+        attempt = 0
+        while True:
+            await self.pipeline.flush()
+            cursor = await self.store.cursor(name)
+            started = time.monotonic()
+            retry_after = None
+            try:
+                self.health["connected"] = True
+                await self._publish(force=True)
+                async for item in self.adapter.stream(cursor):
+                    await self.pipeline.put(name, item)
+                    self.health["events"] += 1
+                    self.health["last_event"] = datetime.now(timezone.utc).isoformat()
+                    await self._publish()
+                if self.adapter.finite:
+                    self.health.update(connected=False, finished=True)
+                    await self.pipeline.flush()
+                    await self._publish(force=True)
+                    return
+                error = "stream ended"
+            except asyncio.CancelledError:
+                self.health["connected"] = False
+                raise
+            except StreamError as exc:
+                error = exc.reason
+                retry_after = exc.retry_after
+            except Exception as exc:  # a broken adapter must not take the others down
+                error = f"{type(exc).__name__}: {exc}"
+            error = redact(error, self._secrets())
+            self.health.update(connected=False, last_error=error)
+            self.health["reconnects"] += 1
+            if time.monotonic() - started > 30:
+                attempt = 0  # it ran a good while: start backing off from scratch
+            delay = backoff_delay(attempt, self.base_delay, self.max_delay)
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, 3600.0))
+            attempt += 1
+            log.warning("feed %s: %s; reconnecting in %.1fs", name, error, delay)
+            await self._publish(force=True)
+            await asyncio.sleep(delay)
