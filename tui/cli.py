@@ -85,16 +85,26 @@ def parse_case_id(value: str) -> int:
 # -- argument parser -----------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _common(suppress: bool) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    # Subcommands repeat the global options with SUPPRESS defaults, so
+    # `heatdesk --db X case list` and `heatdesk case list --db X` both work.
+    default = argparse.SUPPRESS if suppress else None
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", help="SQLite path or postgresql:// URL")
-    common.add_argument("--config", help="config file (default: $HEATDESK_CONFIG or the "
-                        "user config dir's heatdesk.toml)")
-    common.add_argument("--quiet", action="store_true", help="no progress output")
+    common.add_argument("--db", default=default, help="SQLite path or postgresql:// URL")
+    common.add_argument("--config", default=default, help="config file (default: "
+                        "$HEATDESK_CONFIG or the user config dir's heatdesk.toml)")
+    common.add_argument("--quiet", action="store_true",
+                        default=argparse.SUPPRESS if suppress else False,
+                        help="no progress output")
     agent = argparse.ArgumentParser(add_help=False)
-    agent.add_argument("--agent", default=None, help="agent name (default: login name)")
+    agent.add_argument("--agent", default=default, help="agent name (default: login name)")
+    return common, agent
 
-    p = argparse.ArgumentParser(prog="heatdesk", parents=[common, agent],
+
+def build_parser() -> argparse.ArgumentParser:
+    top_common, top_agent = _common(False)
+    common, agent = _common(True)
+    p = argparse.ArgumentParser(prog="heatdesk", parents=[top_common, top_agent],
                                 description="A terminal console for a live social-media "
                                 "response desk.")
     _desk_args(p)
