@@ -9,6 +9,7 @@ handed on, so an interrupted replay resumes where it stopped.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class ReplayFeed(FeedAdapter):
     async def stream(self, cursor: str | None) -> AsyncIterator[FeedItem]:
         start = int(cursor) if cursor and cursor.isdigit() else 0
         previous = None
+        last = time.monotonic()
         with self.path.open("rb") as fh:
             number = 0
             while True:
@@ -75,7 +77,8 @@ class ReplayFeed(FeedAdapter):
                         await asyncio.sleep(min(gap, 3600))
                 previous = mention.created_at
                 yield mention
-                if number % CURSOR_EVERY == 0:
+                if number % CURSOR_EVERY == 0 or (self.speed > 0 and time.monotonic() - last > 0.5):
+                    last = time.monotonic()
                     yield Cursor(str(number))
                     await asyncio.sleep(0)
             yield Cursor(str(number))
