@@ -12,8 +12,9 @@ from store.rules.sla import SlaTargets
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 DAY = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
-TARGETS = SlaTargets(first_response={"hot": 15, "normal": 60},
-                     next_response={"hot": 30, "normal": 120})
+TARGETS = SlaTargets(
+    first_response={"hot": 15, "normal": 60}, next_response={"hot": 30, "normal": 120}
+)
 
 
 def mins(n: float) -> timedelta:
@@ -28,17 +29,24 @@ def case(id: int, *, status: Status = Status.NEW, opened: float = 30, **kw) -> C
     """A case opened ``opened`` minutes before NOW."""
     kw.setdefault("platform", "mastodon")
     kw.setdefault("customer", f"customer{id}")
-    return Case(id=id, customer_id=id, status=status, opened_at=ago(opened),
-                updated_at=ago(opened), **kw)
+    return Case(
+        id=id, customer_id=id, status=status, opened_at=ago(opened), updated_at=ago(opened), **kw
+    )
 
 
 # -- the queue right now ---------------------------------------------------------------
 
 
 def test_queue_depth_counts_open_statuses_only():
-    cases = [case(1), case(2, status=Status.ACKNOWLEDGED), case(3, status=Status.SNOOZED),
-             case(4, status=Status.WAITING), case(5, status=Status.OFFLINE),
-             case(6, status=Status.RESOLVED), case(7, status=Status.CLOSED)]
+    cases = [
+        case(1),
+        case(2, status=Status.ACKNOWLEDGED),
+        case(3, status=Status.SNOOZED),
+        case(4, status=Status.WAITING),
+        case(5, status=Status.OFFLINE),
+        case(6, status=Status.RESOLVED),
+        case(7, status=Status.CLOSED),
+    ]
     assert m.queue_depth(cases) == 5
     assert m.queue_depth([]) == 0
 
@@ -59,13 +67,13 @@ def test_oldest_waiting_is_the_longest_open_wait():
 
 def test_sla_breaches_use_first_then_next_response_targets():
     cases = [
-        case(1, waiting_since=ago(61)),                        # normal first: 60 → breached
-        case(2, waiting_since=ago(59)),                        # 59 of 60 → not yet
-        case(3, waiting_since=ago(16), priority="hot"),        # hot first: 15 → breached
+        case(1, waiting_since=ago(61)),  # normal first: 60 → breached
+        case(2, waiting_since=ago(59)),  # 59 of 60 → not yet
+        case(3, waiting_since=ago(16), priority="hot"),  # hot first: 15 → breached
         case(4, waiting_since=ago(61), first_response_at=ago(100)),  # next: 120 → fine
         case(5, waiting_since=ago(121), first_response_at=ago(200)),  # next → breached
         case(6, waiting_since=ago(500), status=Status.RESOLVED),  # done: no breach
-        case(7),                                                  # nobody waiting
+        case(7),  # nobody waiting
     ]
     assert m.sla_breaches(cases, NOW, TARGETS) == 3
     # 59/60 used is past the 80 % risk mark; 61/120 is not
@@ -74,11 +82,11 @@ def test_sla_breaches_use_first_then_next_response_targets():
 
 def test_promises_broken_only_open_and_past_due():
     cases = [
-        case(1, promised_by=ago(1)),                                   # broken
-        case(2, promised_by=NOW + mins(10)),                           # still in time
-        case(3, promised_by=ago(30), status=Status.RESOLVED),          # settled
-        case(4, promised_by=ago(5), status=Status.WAITING),            # broken
-        case(5),                                                       # no promise
+        case(1, promised_by=ago(1)),  # broken
+        case(2, promised_by=NOW + mins(10)),  # still in time
+        case(3, promised_by=ago(30), status=Status.RESOLVED),  # settled
+        case(4, promised_by=ago(5), status=Status.WAITING),  # broken
+        case(5),  # no promise
     ]
     assert m.promises_broken(cases, NOW) == 2
 
@@ -108,15 +116,16 @@ def test_escalations_platforms_agents_and_tags():
 def test_service_level_hand_worked():
     # normal first-response target: 60 minutes
     cases = [
-        case(1, opened=200, first_response_at=ago(170)),    # answered in 30 → in target
-        case(2, opened=200, first_response_at=ago(100)),    # answered in 100 → missed
-        case(3, opened=300, first_response_at=ago(240)),    # answered in exactly 60 → in
-        case(4, opened=90, waiting_since=ago(90)),          # unanswered, 90 > 60 → missed
-        case(5, opened=20, waiting_since=ago(20)),          # unanswered, not yet due → out
+        case(1, opened=200, first_response_at=ago(170)),  # answered in 30 → in target
+        case(2, opened=200, first_response_at=ago(100)),  # answered in 100 → missed
+        case(3, opened=300, first_response_at=ago(240)),  # answered in exactly 60 → in
+        case(4, opened=90, waiting_since=ago(90)),  # unanswered, 90 > 60 → missed
+        case(5, opened=20, waiting_since=ago(20)),  # unanswered, not yet due → out
         case(6, opened=100, status=Status.RESOLVED, resolved_at=ago(95)),  # no answer
         # needed (resolved inside the target) → out
-        case(7, opened=200, status=Status.CLOSED, resolved_at=ago(100),
-             closed_at=ago(90)),                            # quietly resolved after breach
+        case(
+            7, opened=200, status=Status.CLOSED, resolved_at=ago(100), closed_at=ago(90)
+        ),  # quietly resolved after breach
         case(8, opened=13 * 60, first_response_at=ago(11 * 60)),  # opened yesterday → out
         case(9, opened=100, priority="hot", first_response_at=ago(80)),  # hot: 20 > 15
     ]
@@ -132,21 +141,20 @@ def test_service_level_with_nothing_due_is_none_not_100():
 
 def test_median_first_response_today():
     cases = [
-        case(1, opened=100, first_response_at=ago(90)),     # 10
-        case(2, opened=100, first_response_at=ago(70)),     # 30
-        case(3, opened=100, first_response_at=ago(50)),     # 50
-        case(4, opened=100, first_response_at=ago(30)),     # 70
+        case(1, opened=100, first_response_at=ago(90)),  # 10
+        case(2, opened=100, first_response_at=ago(70)),  # 30
+        case(3, opened=100, first_response_at=ago(50)),  # 50
+        case(4, opened=100, first_response_at=ago(30)),  # 70
         case(5, opened=13 * 60, first_response_at=ago(12.5 * 60)),  # answered yesterday
-        case(6, opened=30),                                  # not answered
+        case(6, opened=30),  # not answered
     ]
-    assert m.median_first_response(cases, DAY) == mins(40)   # (30 + 50) / 2
+    assert m.median_first_response(cases, DAY) == mins(40)  # (30 + 50) / 2
     assert m.median_first_response(cases[:3], DAY) == mins(30)
     assert m.median_first_response([case(6)], DAY) is None
 
 
 def _ev(id: int, case_id: int, minutes_ago: float, kind: str, agent: str | None, **data):
-    return Event(id=id, case_id=case_id, at=ago(minutes_ago), kind=kind, agent=agent,
-                 data=data)
+    return Event(id=id, case_id=case_id, at=ago(minutes_ago), kind=kind, agent=agent, data=data)
 
 
 def test_next_response_times_hand_worked():
@@ -156,19 +164,19 @@ def test_next_response_times_hand_worked():
         _ev(1, 1, 300, "mention", "alice"),
         _ev(2, 1, 290, "reply", "ana"),
         _ev(3, 1, 200, "mention", "alice"),
-        _ev(4, 1, 190, "mention", "alice"),       # second message while still unanswered
-        _ev(5, 1, 180, "reply", "ana"),           # NRT 20 (from the first unanswered)
-        _ev(6, 1, 175, "mention", "acme"),        # our own post echoed back: not a customer
+        _ev(4, 1, 190, "mention", "alice"),  # second message while still unanswered
+        _ev(5, 1, 180, "reply", "ana"),  # NRT 20 (from the first unanswered)
+        _ev(6, 1, 175, "mention", "acme"),  # our own post echoed back: not a customer
         _ev(7, 1, 100, "mention", "alice"),
-        _ev(8, 1, 90, "reply", "ana"),            # taken back with undo: not a response
+        _ev(8, 1, 90, "reply", "ana"),  # taken back with undo: not a response
         _ev(9, 1, 89, "undo", "ana", event_id=8),
-        _ev(10, 1, 55, "dm", "ana"),              # NRT 45
+        _ev(10, 1, 55, "dm", "ana"),  # NRT 45
         _ev(11, 1, 50, "reply", "ana", outbox_kind="followup"),  # close-the-loop
         # case 2: answered once, customer wrote again, then taken offline by phone
         _ev(20, 2, 300, "mention", "bob"),
         _ev(21, 2, 250, "offline", "bo"),
         _ev(22, 2, 100, "mention", "bob"),
-        _ev(23, 2, 40, "offline", "bo"),          # NRT 60
+        _ev(23, 2, 40, "offline", "bo"),  # NRT 60
     ]
     got = m.next_response_times([c1, c2], events, DAY, brand_handles=["ACME"])
     assert sorted(got) == [mins(20), mins(45), mins(60)]
@@ -183,13 +191,13 @@ def test_next_response_times_hand_worked():
 
 def test_volume_buckets_end_at_now():
     mentions = [
-        (ago(0), 0.0),        # now: last bucket
-        (ago(4.9), 0.0),      # last bucket
-        (ago(5), 0.0),        # exactly 5 min ago: starts the last bucket
-        (ago(5.1), 0.0),      # previous bucket
-        (ago(14), 0.0),       # third from the end
-        (ago(15), 0.0),       # start of the window: first bucket
-        (ago(15.1), 0.0),     # outside the window
+        (ago(0), 0.0),  # now: last bucket
+        (ago(4.9), 0.0),  # last bucket
+        (ago(5), 0.0),  # exactly 5 min ago: starts the last bucket
+        (ago(5.1), 0.0),  # previous bucket
+        (ago(14), 0.0),  # third from the end
+        (ago(15), 0.0),  # start of the window: first bucket
+        (ago(15.1), 0.0),  # outside the window
         (NOW + mins(1), 0.0),  # a little in the future (skew): newest bucket
     ]
     assert m.volume(mentions, NOW, minutes=15, bucket_minutes=5) == [2, 1, 4]
@@ -208,15 +216,22 @@ def test_sentiment_trend_means_per_bucket_empty_is_neutral():
 
 def test_snapshot_gathers_everything():
     cases = [
-        case(1, opened=40, waiting_since=ago(40), assignee="ana", tags=["refund"],
-             escalation_tier=1, promised_by=ago(5)),
-        case(2, opened=200, first_response_at=ago(180), status=Status.ACKNOWLEDGED,
-             assignee="bo"),
+        case(
+            1,
+            opened=40,
+            waiting_since=ago(40),
+            assignee="ana",
+            tags=["refund"],
+            escalation_tier=1,
+            promised_by=ago(5),
+        ),
+        case(2, opened=200, first_response_at=ago(180), status=Status.ACKNOWLEDGED, assignee="bo"),
         case(3, opened=100, waiting_since=ago(100), priority="hot"),
     ]
     mentions = [(ago(2), -0.5), (ago(3), -0.7)]
-    snap = m.snapshot(cases, mentions, NOW, TARGETS,
-                      events=[_ev(1, 2, 200, "mention", "customer2")])
+    snap = m.snapshot(
+        cases, mentions, NOW, TARGETS, events=[_ev(1, 2, 200, "mention", "customer2")]
+    )
     assert snap.queue_depth == 3
     assert snap.oldest_waiting == mins(100)
     assert snap.sla_breaches == 1
@@ -232,9 +247,13 @@ def test_snapshot_gathers_everything():
     assert values["oldest_waiting_minutes"] == pytest.approx(100)
     assert values["service_level_percent"] == pytest.approx(50)
     assert values["median_nrt_minutes"] is None
-    levels = snap.levels({"oldest_waiting_minutes": {"warn": 15, "alarm": 30},
-                          "service_level_percent": {"warn": 80, "alarm": 60},
-                          "sla_breaches": {"warn": 2}})
+    levels = snap.levels(
+        {
+            "oldest_waiting_minutes": {"warn": 15, "alarm": 30},
+            "service_level_percent": {"warn": 80, "alarm": 60},
+            "sla_breaches": {"warn": 2},
+        }
+    )
     assert levels["oldest_waiting_minutes"] == "alarm"
     assert levels["service_level_percent"] == "alarm"
     assert levels["sla_breaches"] == "ok"
@@ -262,9 +281,9 @@ def test_snapshot_of_an_empty_desk_reads_as_nothing_not_perfect():
         ("service_level_percent", 70, {"alarm": 75}, "alarm"),  # one bound: name decides
         ("queue_depth", 70, {"alarm": 75}, "ok"),
         ("queue_depth", 3, {"warn": 5, "alarm": 5, "below": True}, "alarm"),
-        ("queue_depth", 3, {"warn": "lots"}, "ok"),              # invalid bound ignored
-        ("queue_depth", None, {"warn": 1}, "ok"),                # no value
-        ("unknown_metric", 99, {"warn": 1}, "ok"),               # no entry
+        ("queue_depth", 3, {"warn": "lots"}, "ok"),  # invalid bound ignored
+        ("queue_depth", None, {"warn": 1}, "ok"),  # no value
+        ("unknown_metric", 99, {"warn": 1}, "ok"),  # no entry
     ],
 )
 def test_level(name, value, spec, expected):
@@ -274,11 +293,13 @@ def test_level(name, value, spec, expected):
 
 def test_check_thresholds_explains_each_problem():
     assert m.check_thresholds({"queue_depth": {"warn": 10, "alarm": 20}}) == []
-    problems = m.check_thresholds({
-        "queue_depth": 10,
-        "oldest_waiting_minutes": {"warn": "15", "alarm": 30, "colour": "red"},
-        "service_level_percent": {"below": "yes"},
-    })
+    problems = m.check_thresholds(
+        {
+            "queue_depth": 10,
+            "oldest_waiting_minutes": {"warn": "15", "alarm": 30, "colour": "red"},
+            "service_level_percent": {"below": "yes"},
+        }
+    )
     assert len(problems) == 4
     assert any("queue_depth must be a table" in p for p in problems)
     assert any("oldest_waiting_minutes.warn must be a number" in p for p in problems)

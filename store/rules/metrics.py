@@ -88,20 +88,23 @@ def sla_breaches(cases: Iterable[Case], now: datetime, targets: SlaTargets) -> i
         1
         for c in cases
         if is_open(c)
-        and sla_state(c.waiting_since, c.first_response_at is not None, c.priority, now,
-                      targets).breached
+        and sla_state(
+            c.waiting_since, c.first_response_at is not None, c.priority, now, targets
+        ).breached
     )
 
 
-def sla_at_risk(cases: Iterable[Case], now: datetime, targets: SlaTargets,
-                share: float = 0.8) -> int:
+def sla_at_risk(
+    cases: Iterable[Case], now: datetime, targets: SlaTargets, share: float = 0.8
+) -> int:
     """SLA at risk: open cases not yet breached that have used ``share`` of their target."""
     count = 0
     for c in cases:
         if not is_open(c):
             continue
-        state = sla_state(c.waiting_since, c.first_response_at is not None, c.priority, now,
-                          targets)
+        state = sla_state(
+            c.waiting_since, c.first_response_at is not None, c.priority, now, targets
+        )
         if not state.breached and state.used >= share:
             count += 1
     return count
@@ -140,9 +143,7 @@ def promises_broken(cases: Iterable[Case], now: datetime) -> int:
     14:30"). Once the case is resolved the promise is settled (kept or late); late
     resolutions belong to the report, not the live board.
     """
-    return sum(
-        1 for c in cases if is_open(c) and c.promised_by is not None and c.promised_by < now
-    )
+    return sum(1 for c in cases if is_open(c) and c.promised_by is not None and c.promised_by < now)
 
 
 def top_tags(cases: Iterable[Case], day_start: datetime, limit: int = 5) -> list[tuple[str, int]]:
@@ -235,9 +236,7 @@ def next_response_times(
     by_case: dict[int, list[Event]] = {}
     for e in events:
         by_case.setdefault(e.case_id, []).append(e)
-    undone = {
-        e.data.get("event_id") for evs in by_case.values() for e in evs if e.kind == "undo"
-    }
+    undone = {e.data.get("event_id") for evs in by_case.values() for e in evs if e.kind == "undo"}
     brand = {h.lower() for h in brand_handles}
     out: list[timedelta] = []
     for case in cases:
@@ -272,7 +271,9 @@ def median_next_response(
 
 
 def _buckets(
-    mentions: Iterable[tuple[datetime, float]], now: datetime, span: timedelta,
+    mentions: Iterable[tuple[datetime, float]],
+    now: datetime,
+    span: timedelta,
     width: timedelta,
 ) -> list[list[float]]:
     """Sentiments of mentions in equal buckets ending at ``now`` (oldest first)."""
@@ -289,22 +290,25 @@ def _buckets(
 
 
 def volume(
-    mentions: Iterable[tuple[datetime, float]], now: datetime,
-    minutes: float = 120, bucket_minutes: float = 5,
+    mentions: Iterable[tuple[datetime, float]],
+    now: datetime,
+    minutes: float = 120,
+    bucket_minutes: float = 5,
 ) -> list[int]:
     """Volume: customer mentions per ``bucket_minutes`` over the last ``minutes``.
 
     Buckets end at ``now``, oldest first: the last one is the most recent five minutes,
     ``[now - 5 min, now]``; each bucket includes its start and excludes its end.
     """
-    buckets = _buckets(mentions, now, timedelta(minutes=minutes),
-                       timedelta(minutes=bucket_minutes))
+    buckets = _buckets(mentions, now, timedelta(minutes=minutes), timedelta(minutes=bucket_minutes))
     return [len(b) for b in buckets]
 
 
 def sentiment_trend(
-    mentions: Iterable[tuple[datetime, float]], now: datetime,
-    hours: float = 6, bucket_minutes: float = 15,
+    mentions: Iterable[tuple[datetime, float]],
+    now: datetime,
+    hours: float = 6,
+    bucket_minutes: float = 15,
 ) -> list[float]:
     """Sentiment trend: mean VADER compound (-1..1) of customer mentions per bucket over the
     last ``hours``, oldest first (buckets as in ``volume``). An empty bucket reads 0.0,
