@@ -186,6 +186,17 @@ def test_next_response_times_hand_worked():
     assert m.median_next_response([c1, c2], [], DAY) is None
 
 
+def test_next_response_when_the_first_reply_is_older_than_the_events_given():
+    # first answered yesterday; only today's events are passed
+    c = case(1, opened=20 * 60, customer="alice", first_response_at=ago(19 * 60))
+    events = [_ev(1, 1, 100, "mention", "alice"), _ev(2, 1, 70, "reply", "ana")]
+    assert m.next_response_times([c], events, DAY) == [mins(30)]
+    # without first_response_at the same reply is the case's first response
+    fresh = case(2, opened=100, customer="bob")
+    events = [_ev(3, 2, 100, "mention", "bob"), _ev(4, 2, 70, "reply", "ana")]
+    assert m.next_response_times([fresh], events, DAY) == []
+
+
 # -- mention trends --------------------------------------------------------------------------
 
 
