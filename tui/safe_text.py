@@ -62,6 +62,10 @@ _DROP = re.compile(
     "]"
 )
 
+# The few removed characters that str.isprintable() accepts (letters and marks that draw
+# nothing); the fast path must look for these.
+_BLANK_LETTERS = re.compile("[\u115f\u1160\u17b4\u17b5\u3164\uffa0]")
+
 # Tag characters: kept only as a flag's tag sequence (🏴 + tags + cancel tag), the one
 # legitimate use; elsewhere they smuggle invisible ASCII.
 _TAGS = re.compile("(\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f)|[\U000e0000-\U000e007f]")
@@ -99,16 +103,21 @@ def _strip_chars(s: str) -> str:
     return s
 
 
+def _plain(s: str) -> bool:
+    """True when ``s`` needs no cleaning: printable, and no printable-but-blank filler."""
+    return s.isprintable() and (s.isascii() or _BLANK_LETTERS.search(s) is None)
+
+
 def clean(s: str) -> str:
     """``s`` safe for one terminal line: no controls, escapes, bidi tricks or breaks."""
-    if s.isprintable():
+    if _plain(s):
         return s
     return _strip_chars(_BREAKS.sub(" ", _strip_escapes(s)))
 
 
 def clean_multiline(s: str) -> str:
     """Like ``clean`` but keeps line breaks (as ``\\n``), for the timeline and drafts."""
-    if s.isprintable():
+    if _plain(s):
         return s
     s = _TABS.sub(" ", _LINE_BREAKS.sub("\n", _strip_escapes(s)))
     return _strip_chars(s)
