@@ -33,7 +33,8 @@ back verbatim. A text codec on the connection escapes every text parameter and u
 every text result: U+0000 → U+E000 U+E002 and U+E000 → U+E000 U+E001; any other text is
 stored unchanged (so equality, ordering and LIKE on normal text behave as usual; length()
 of a string holding NUL or U+E000 counts the escape). ``numeric`` results (SUM of BIGINT,
-AVG) come back as int or float, as SQLite returns them.
+AVG) come back as int or float, as SQLite returns them. New text columns must be TEXT or
+VARCHAR (escaped); never JSONB, which refuses ``\u0000`` even inside JSON.
 
 Live changes. A statement trigger on ``changes`` sends ``NOTIFY heatdesk_changes``; it is
 delivered when the writing transaction commits. ``wait_for_change`` listens on a second,
@@ -174,7 +175,10 @@ def _rowcount(status: str | None) -> int:
 
 # -- errors ----------------------------------------------------------------------------------
 
-_RETRYABLE = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
+# A cached statement goes stale when a newer heatdesk alters a table under a running one;
+# asyncpg drops it from its cache, so running the transaction again is enough.
+_RETRYABLE = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError,
+              asyncpg.exceptions.InvalidCachedStatementError)
 _DISCONNECTS = (
     OSError,
     asyncpg.ConnectionDoesNotExistError,
@@ -208,6 +212,9 @@ def _connect_error(url: str, exc: BaseException) -> StoreError:
         return StoreError(f"PostgreSQL at {where} refused the login: {exc}")
     if isinstance(exc, TimeoutError):
         return StoreError(f"PostgreSQL at {where} did not answer within {CONNECT_TIMEOUT_S:g} s")
+    if isinstance(exc, ConnectionRefusedError):
+        return StoreError(f"cannot connect to PostgreSQL at {where}: connection refused "
+                          "(is the server running and listening there?)")
     reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return StoreError(f"cannot connect to PostgreSQL at {where}: {reason}")
 
@@ -224,8 +231,9 @@ async def _connect(url: str, application: str = "heatdesk") -> asyncpg.Connectio
         )
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise _connect_error(url, exc) from None
-    await conn.set_type_codec("text", schema="pg_catalog", encoder=escape_text,
-                              decoder=unescape_text, format="text")
+    for text_type in ("text", "varchar"):
+        await conn.set_type_codec(text_type, schema="pg_catalog", encoder=escape_text,
+                                  decoder=unescape_text, format="text")
     await conn.set_type_codec("numeric", schema="pg_catalog", encoder=str, decoder=_numeric,
                               format="text")
     return conn
@@ -258,6 +266,11 @@ class PgTx:
     def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         w = self._worker
         return w.call(w.conn.fetchval(translate(sql), *params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            w = self._worker
+            w.call(w.conn.executemany(translate(sql), rows))
 
 
 class _Worker(threading.Thread):
@@ -485,7 +498,8 @@ class PostgresStore(Store):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 2)
         if not conn.is_closed():
-            conn.terminate()
+            with contextlib.suppress(Exception):  # its loop may be gone (an earlier asyncio.run)
+                conn.terminate()
 
     def _on_notify(self, *_: Any) -> None:
         if self._changed is not None:

@@ -368,11 +368,17 @@ async def test_store_works_across_event_loops(pg_url, config):
     s = await open_store(pg_url, config)
     try:
         await s.ingest([mention("1")])
+        await s.wait_for_change(0)  # listening on this loop
 
-        def other_loop():
-            return asyncio.run(s.cases())
+        async def elsewhere():
+            await s.wait_for_change(0)  # listens again on this loop
+            return await s.cases()
 
-        cases = await asyncio.get_running_loop().run_in_executor(None, other_loop)
+        cases = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: asyncio.run(elsewhere()))
         assert [c.id for c in cases] == [1]
+        await s.wait_for_change(0)  # back here: the other loop's listener is gone, no error
+        await s.claim(1, "ann")
+        await s.wait_for_change(2)
     finally:
         await s.close()
