@@ -1,0 +1,224 @@
+"""The desk application: opens the store, runs feeds in-process, shows the desk screen.
+
+``run_desk(args, config)`` is what ``heatdesk`` / ``heatdesk desk`` calls (tui/cli.py).
+The store is opened on the app's own event loop (its backend runs queries on its own
+thread), and unless ``--no-ingest`` an ``IngestRuntime`` (feeds → pipeline → store, plus
+the outbox sender) runs as tasks on that loop too, so one laptop is a whole desk.
+
+Decisions: a store that cannot be opened ends the app with one clear line on stderr and
+exit code 1. The clock is injectable (``clock=``) so tests and snapshots see a fixed
+"now"; the store itself always stamps events with the real time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+
+from store import open_store
+from store.api import Store
+from store.config import Config, default_config_path
+from store.records import StoreError, utcnow
+from tui.commands import DeskCommands
+from tui.keys import keymap_from_config
+
+log = logging.getLogger("heatdesk")
+
+PRESENCE_TTL = 30.0
+
+
+def _themes_module():
+    try:
+        import themes
+    except ImportError:  # themes/ is optional: the desk still runs on Textual's themes
+        return None
+    return themes
+
+
+class DeskApp(App[int]):
+    """heatdesk's desk: the live queue, the case timeline and every action by key."""
+
+    TITLE = "heatdesk"
+    CSS_PATH = "desk.tcss"
+    COMMANDS = App.COMMANDS | {DeskCommands}
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
+
+    def __init__(
+        self,
+        *,
+        config: Config | None = None,
+        db: str | Path | None = None,
+        store: Store | None = None,
+        agent: str = "agent",
+        feeds: list[dict[str, Any]] | None = None,
+        theme: str | None = None,
+        no_color: bool | None = None,
+        clock: Callable[[], datetime] | None = None,
+        wallboard: bool = False,
+        live: bool = True,
+    ) -> None:
+        super().__init__()
+        self.config = config or Config()
+        self.db = db
+        self.store: Store | None = store
+        self._owns_store = store is None
+        self.agent = agent
+        self.feed_tables = feeds
+        self.runtime = None
+        self.clock = clock or utcnow
+        self.start_wallboard = wallboard
+        # live=False (tests, snapshots): no periodic re-rank or presence refresh.
+        self.live = live
+        self.no_color = (bool(os.environ.get("NO_COLOR")) if no_color is None else no_color)
+        self.error: str | None = None
+        self.ready = asyncio.Event()
+        self._requested_theme = theme or self.config.theme
+        self._themes = _themes_module()
+        keymap, self.unknown_keys = keymap_from_config(self.config.keys)
+        if keymap:
+            self.set_keymap(keymap)
+        self._setup_themes()
+
+    # -- themes ------------------------------------------------------------------------------
+
+    def _setup_themes(self) -> None:
+        self.theme_errors: list[str] = []
+        if self._themes is not None:
+            config_dir = (self.config.path.parent if self.config.path
+                          else default_config_path().parent)
+            try:
+                self.theme_errors = self._themes.register_all(self, config_dir)
+            except Exception as exc:  # a broken user theme folder must not stop the desk
+                self.theme_errors = [f"themes: {exc}"]
+        wanted = self._requested_theme
+        if wanted is None and self._themes is not None:
+            wanted = getattr(self._themes, "DEFAULT_THEME", None)
+            wanted = getattr(wanted, "name", wanted)
+        if wanted:
+            if wanted in self.available_themes:
+                self.theme = wanted
+            else:
+                self.theme_errors.append(
+                    f"unknown theme {wanted!r}; try one of: "
+                    + ", ".join(sorted(self.available_themes)))
+
+    def heat_palette(self):
+        """The heat palette for the current theme (None when themes/ is not available)."""
+        if self._themes is None:
+            return None
+        try:
+            return self._themes.palette_for(self.theme, self.no_color)
+        except Exception:
+            return None
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        if self.store is None:
+            try:
+                self.store = await open_store(self.db, self.config)
+            except (StoreError, OSError) as exc:
+                self.error = str(exc)
+                self.exit(1)
+                return
+        if self.feed_tables:
+            try:
+                await self._start_ingest()
+            except StoreError as exc:
+                self.error = str(exc)
+                self.exit(1)
+                return
+        for line in self.theme_errors:
+            self.notify(line, severity="warning", timeout=8)
+        if self.unknown_keys:
+            self.notify("[keys] names no such action: " + ", ".join(self.unknown_keys),
+                        severity="warning", timeout=8, markup=False)
+        from tui.desk import DeskScreen
+
+        await self.push_screen(DeskScreen())
+        if self.start_wallboard:
+            self.open_wallboard()
+
+    async def _start_ingest(self) -> None:
+        from tui.runtime import IngestRuntime, build_adapters
+
+        adapters = build_adapters(self.feed_tables or [])
+        self.runtime = IngestRuntime(self.store, self.config, adapters)
+        await self.runtime.start()
+
+    async def shutdown(self) -> None:
+        """Stop feeds, clear presence, close the store (idempotent)."""
+        runtime, self.runtime = self.runtime, None
+        if runtime is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(runtime.stop(), 15)
+        store = self.store
+        if store is not None and self._owns_store:
+            self.store = None
+            with contextlib.suppress(Exception):
+                await store.close()
+
+    async def action_quit(self) -> None:
+        screen = self.screen
+        quit_desk = getattr(screen, "action_quit", None)
+        if quit_desk is not None and screen.__class__.__name__ == "DeskScreen":
+            await quit_desk()
+            return
+        await self.shutdown()
+        self.exit(0)
+
+    async def on_unmount(self) -> None:
+        await self.shutdown()
+
+    def open_wallboard(self) -> None:
+        """Show the wallboard screen if this build has one."""
+        try:
+            from tui.wallboard import WallboardScreen
+        except ImportError:
+            self.notify("The wallboard is not available in this build.", severity="warning")
+            return
+        try:
+            screen = WallboardScreen(self.store, self.config)
+        except TypeError:
+            screen = WallboardScreen()
+        self.push_screen(screen)
+
+    def now(self) -> datetime:
+        """The desk's idea of "now" (injectable for tests)."""
+        return self.clock()
+
+
+def _feed_tables(args: argparse.Namespace, config: Config) -> list[dict[str, Any]] | None:
+    if getattr(args, "no_ingest", False):
+        return None
+    from tui.runtime import parse_feed_spec
+
+    if getattr(args, "demo", False) or not config.feeds:
+        return [parse_feed_spec("demo", config)]
+    return list(config.feeds)
+
+
+def run_desk(args: argparse.Namespace, config: Config, wallboard: bool = False) -> int:
+    """Run the desk (or the wallboard) in this terminal; returns the exit code."""
+    from tui.cli import agent_name
+
+    feeds = _feed_tables(args, config) if not wallboard else None
+    app = DeskApp(config=config, db=getattr(args, "db", None), agent=agent_name(args),
+                  feeds=feeds, theme=getattr(args, "theme", None), wallboard=wallboard)
+    code = app.run()
+    if app.error:
+        sys.stderr.write(f"heatdesk: {app.error}\n")
+        return 1
+    return code or 0
