@@ -206,6 +206,37 @@ class Store:
             (ts(since),)))
         return [(dt(c), s or 0.0) for c, s in rows]
 
+    async def mention_stats_after(
+        self, after_id: int, since: datetime
+    ) -> list[tuple[int, datetime, float]]:
+        """(id, created_at, sentiment) of customer mentions stored after mention ``after_id``
+        and created since a time, oldest id first: lets a wallboard follow new mentions by
+        id (an index range) instead of rescanning the window.
+        """
+        from store.core import dt
+
+        rows = await self._read(lambda tx: tx.fetchall(
+            "SELECT id, created_at, sentiment FROM mentions WHERE id > ? AND created_at >= ? "
+            "AND from_brand = 0 ORDER BY id", (after_id, ts(since))))
+        return [(i, dt(c), s or 0.0) for i, c, s in rows]
+
+    async def events_after(
+        self, after_id: int, since: datetime, kinds: Iterable[str] | None = None
+    ) -> list[Event]:
+        """Events after event ``after_id`` that happened since a time (optionally of some
+        kinds only), oldest first: the timelines the next-response time is measured on.
+        """
+        sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE id > ? AND at >= ?"
+        params: list[Any] = [after_id, ts(since)]
+        kind_list = sorted(set(kinds)) if kinds is not None else None
+        if kind_list is not None:
+            if not kind_list:
+                return []
+            sql += f" AND kind IN ({', '.join('?' * len(kind_list))})"
+            params.extend(kind_list)
+        rows = await self._read(lambda tx: tx.fetchall(sql + " ORDER BY id", params))
+        return [event_from_row(r) for r in rows]
+
     def heat(self, case: Case, now: datetime | None = None) -> tuple[float, dict[str, float]]:
         """A case's heat right now and its parts (pure; no I/O)."""
         return effective_heat(case, now or utcnow(), self.config)
