@@ -22,6 +22,7 @@ from store.records import Mention
 from store.rules.sentiment import score_many
 
 log = logging.getLogger("heatdesk.ingest")
+PROCESS_MIN_BATCH = 200  # smaller batches are scored in a thread: no process hop needed
 
 
 @dataclass
@@ -49,6 +50,7 @@ class IngestPipeline:
         scorer: Callable[[list[str]], list[float]] = score_many,
         on_malformed: Callable[[str, Malformed], None] | None = None,
         on_batch: Callable[[set[int]], None] | None = None,
+        use_process: bool = True,
     ):
         self.store = store
         self.batch_size = batch_size
@@ -58,6 +60,10 @@ class IngestPipeline:
         self.on_malformed = on_malformed
         self.on_batch = on_batch
         self.stats = PipelineStats()
+        self.use_process = use_process
+        self.accepted = 0  # mentions handed in so far (before dedupe)
+        self._pool = None
+        self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -66,6 +72,8 @@ class IngestPipeline:
         if isinstance(item, Malformed):
             self._report(feed, item)
             return
+        if isinstance(item, Mention):
+            self.accepted += 1
         self._idle.clear()
         await self.queue.put((feed, item))
 
@@ -88,36 +96,93 @@ class IngestPipeline:
         """Drain the queue, commit the last batch and stop ``run``."""
         await self.queue.put(None)
 
+    def _executor(self, size: int):
+        """Where to score a batch: a scoring process for big batches, a thread otherwise.
+
+        The process runs VADER on the second core while this process writes the previous
+        batch, which is how ingest keeps pace with raw VADER.
+        """
+        if size < PROCESS_MIN_BATCH or not self.use_process:
+            return None
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn, not fork: this process has threads (the store's connection thread).
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_warm_up)
+        return self._pool
+
     async def run(self) -> None:
-        """Consume the queue until ``close``; one transaction per batch."""
+        """Consume the queue until ``close``; one transaction per batch.
+
+        Two stages: while batch N is written, batch N+1 is being scored.
+        """
         loop = asyncio.get_running_loop()
-        done = False
-        while not done:
-            first = await self.queue.get()
-            if first is None:
-                break
-            self._idle.clear()
-            batch = [first]
-            deadline = loop.time() + self.max_delay
-            while len(batch) < self.batch_size:
-                try:
-                    item = self.queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        item = await asyncio.wait_for(self.queue.get(), remaining)
-                    except TimeoutError:
-                        break
-                if item is None:
-                    done = True
+        scored: asyncio.Queue = asyncio.Queue(2)
+        writer = asyncio.create_task(self._writer(scored))
+        try:
+            done = False
+            while not done:
+                first = await self.queue.get()
+                if first is None:
                     break
-                batch.append(item)
-            await self._write(batch)
-            if self.queue.empty():
-                self._idle.set()
-        self._idle.set()
+                self._idle.clear()
+                batch = [first]
+                deadline = loop.time() + self.max_delay
+                while len(batch) < self.batch_size:
+                    try:
+                        item = self.queue.get_nowait()
+                    except asyncio.QueueEmpty:
+                        remaining = deadline - loop.time()
+                        if remaining <= 0:
+                            break
+                        try:
+                            item = await asyncio.wait_for(self.queue.get(), remaining)
+                        except TimeoutError:
+                            break
+                    if item is None:
+                        done = True
+                        break
+                    batch.append(item)
+                self._in_flight += 1
+                await scored.put((batch, self._score(batch)))
+            await scored.put(None)
+            await writer
+        finally:
+            if not writer.done():
+                writer.cancel()
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+            self._idle.set()
+
+    def _score(self, batch: list[tuple[str, FeedItem]]) -> asyncio.Future | None:
+        unscored = [item for _, item in batch if isinstance(item, Mention) and item.sentiment is None]
+        if not unscored:
+            return None
+        texts = [m.text for m in unscored]
+        loop = asyncio.get_running_loop()
+        return loop.run_in_executor(self._executor(len(texts)), self.scorer, texts)
+
+    async def _writer(self, scored: asyncio.Queue) -> None:
+        while True:
+            entry = await scored.get()
+            if entry is None:
+                return
+            batch, future = entry
+            try:
+                if future is not None:
+                    scores = await future
+                    unscored = [item for _, item in batch
+                                if isinstance(item, Mention) and item.sentiment is None]
+                    for m, value in zip(unscored, scores, strict=True):
+                        m.sentiment = value
+                await self._write(batch)
+            finally:
+                self._in_flight -= 1
+                if self._in_flight == 0 and self.queue.empty():
+                    self._idle.set()
 
     async def _write(self, batch: list[tuple[str, FeedItem]]) -> None:
         mentions: list[Mention] = []
@@ -132,12 +197,6 @@ class IngestPipeline:
                 deletes.append((item.platform, item.external_id))
             elif isinstance(item, Cursor):
                 cursors[feed] = item.value
-        unscored = [m for m in mentions if m.sentiment is None]
-        if unscored:
-            texts = [m.text for m in unscored]
-            scores = await asyncio.get_running_loop().run_in_executor(None, self.scorer, texts)
-            for m, s in zip(unscored, scores, strict=True):
-                m.sentiment = s
         result = await self.store.ingest(mentions, deletes, cursors)
         self.stats.new += result.new
         self.stats.duplicates += result.duplicates
@@ -145,3 +204,10 @@ class IngestPipeline:
         self.stats.batches += 1
         if self.on_batch and result.case_ids:
             self.on_batch(result.case_ids)
+
+
+def _warm_up() -> None:
+    """Load VADER's lexicon once in the scoring process."""
+    from store.rules.sentiment import analyzer
+
+    analyzer()

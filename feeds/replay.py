@@ -18,6 +18,23 @@ from feeds.mentions import InvalidMention, mention_from_line
 
 CURSOR_EVERY = 500
 MAX_LINE_BYTES = 1_000_000
+CHUNK = 65_536  # readline's limit; a big limit makes every call slow
+
+
+def _rest_of_line(fh, start: bytes) -> tuple[bytes, bool]:
+    """Read the rest of a long line; past MAX_LINE_BYTES skip to its end (too long)."""
+    parts = [start]
+    size = len(start)
+    while True:
+        part = fh.readline(CHUNK)
+        if not part:
+            break
+        size += len(part)
+        if size <= MAX_LINE_BYTES:
+            parts.append(part)
+        if part.endswith(b"\n"):
+            break
+    return b"".join(parts), size > MAX_LINE_BYTES
 
 
 class ReplayFeed(FeedAdapter):
@@ -52,16 +69,16 @@ class ReplayFeed(FeedAdapter):
         with self.path.open("rb") as fh:
             number = 0
             while True:
-                raw = fh.readline(MAX_LINE_BYTES + 1)
+                raw = fh.readline(CHUNK)
                 if not raw:
                     break
                 number += 1
-                if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                    while raw and not raw.endswith(b"\n"):
-                        raw = fh.readline(MAX_LINE_BYTES)
-                    yield Malformed(f"{self.path.name}:{number}",
-                                    f"line longer than {MAX_LINE_BYTES} bytes")
-                    continue
+                if len(raw) == CHUNK and not raw.endswith(b"\n"):
+                    raw, too_long = _rest_of_line(fh, raw)
+                    if too_long:
+                        yield Malformed(f"{self.path.name}:{number}",
+                                        f"line longer than {MAX_LINE_BYTES} bytes")
+                        continue
                 if number <= start:
                     continue
                 if not raw.strip():

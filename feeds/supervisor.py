@@ -17,6 +17,7 @@ from typing import Any
 from feeds.base import FeedAdapter, StreamError
 from feeds.pipeline import IngestPipeline
 from store.api import Store
+from store.records import Mention
 
 log = logging.getLogger("heatdesk.feeds")
 
@@ -39,12 +40,13 @@ class FeedSupervisor:
     """Keeps one adapter streaming into the pipeline until stopped or finished."""
 
     def __init__(self, adapter: FeedAdapter, store: Store, pipeline: IngestPipeline, *,
-                 base_delay: float = 1.0, max_delay: float = 60.0):
+                 base_delay: float = 1.0, max_delay: float = 60.0, limit: int | None = None):
         self.adapter = adapter
         self.store = store
         self.pipeline = pipeline
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self.limit = limit  # stop once the pipeline has taken this many mentions in all
         self.health: dict[str, Any] = {"kind": adapter.kind, "connected": False,
                                        "last_event": None, "last_error": None, "events": 0,
                                        "reconnects": 0, "finished": False}
@@ -76,11 +78,15 @@ class FeedSupervisor:
                 self.health["connected"] = True
                 await self._publish(force=True)
                 async for item in self.adapter.stream(cursor):
+                    if self.limit is not None and self.pipeline.accepted >= self.limit:
+                        if isinstance(item, Mention):
+                            break
                     await self.pipeline.put(name, item)
                     self.health["events"] += 1
                     self.health["last_event"] = datetime.now(timezone.utc).isoformat()
                     await self._publish()
-                if self.adapter.finite:
+                if self.adapter.finite or (
+                        self.limit is not None and self.pipeline.accepted >= self.limit):
                     self.health.update(connected=False, finished=True)
                     await self.pipeline.flush()
                     await self._publish(force=True)

@@ -54,6 +54,9 @@ class Tx(Protocol):
     def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run an ``INSERT ... RETURNING id`` and return the id."""
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for many parameter rows."""
+
 
 def ts(when: datetime | None) -> float | None:
     """A datetime as epoch seconds."""
@@ -188,52 +191,91 @@ class Ops:
         return m.author.lower().lstrip("@") in self._brand_handles
 
     def ingest(self, tx: Tx, mentions: Iterable[Mention], now: float) -> IngestResult:
-        """Store new mentions (duplicates are no-ops), group them into cases, rescore."""
+        """Store new mentions (duplicates are no-ops), group them into cases, rescore.
+
+        Hot path: duplicates are found with one query per platform and batch; a first
+        mention from a new customer then costs four statements (customer, case, mention,
+        and its share of the batched events), and its case is born with its heat, so only
+        cases that grew inside the batch are rescored.
+        """
+        mentions = list(mentions)
         result = IngestResult()
-        touched: set[int] = set()
+        seen = self._known(tx, mentions)
+        born: set[int] = set()   # cases opened by this batch, heat already set
+        grown: set[int] = set()  # cases that need a rescore
+        events: list[tuple] = []
         for m in mentions:
+            key = (m.platform, m.external_id)
+            if key in seen:
+                result.duplicates += 1
+                continue
+            seen.add(key)
             from_brand = self.is_brand(m)
-            mid = tx.fetchone(
-                "INSERT INTO mentions (platform, external_id, author, author_name, followers, "
-                "text, created_at, url, in_reply_to, lang, raw, sentiment, deleted, edited, "
-                "source, from_brand, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?, ?, ?) ON CONFLICT (platform, external_id) DO NOTHING RETURNING id",
-                (m.platform, m.external_id, m.author, m.author_name, m.followers, m.text,
-                 ts(m.created_at), m.url, m.in_reply_to, m.lang,
+            case_id, opened = self._group(tx, m, from_brand, now)
+            # ON CONFLICT still guards against a writer racing us on PostgreSQL.
+            row = tx.fetchone(
+                "INSERT INTO mentions (platform, external_id, case_id, author, author_name, "
+                "followers, text, created_at, url, in_reply_to, lang, raw, sentiment, deleted, "
+                "edited, source, from_brand, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, external_id) DO NOTHING "
+                "RETURNING id",
+                (m.platform, m.external_id, case_id, m.author, m.author_name, m.followers,
+                 m.text, ts(m.created_at), m.url, m.in_reply_to, m.lang,
                  json.dumps(m.raw, ensure_ascii=False, default=str), m.sentiment,
                  int(m.deleted), int(m.edited), m.source, int(from_brand), now),
             )
-            if mid is None:
+            if row is None:
                 result.duplicates += 1
                 continue
             result.new += 1
-            m.id = mid[0]
-            case_id = self._group(tx, m, from_brand, now)
-            if case_id is not None:
-                tx.execute("UPDATE mentions SET case_id = ? WHERE id = ?", (case_id, m.id))
-                self.event(tx, case_id, "mention", m.author, now, "", {}, m.id)
-                touched.add(case_id)
-        for case_id in touched:
+            m.id, m.case_id = row[0], case_id
+            if case_id is None:
+                continue
+            events.append((case_id, now, "mention", m.author, "", "{}", m.id))
+            (born if opened else grown).add(case_id)
+        tx.executemany(
+            "INSERT INTO events (case_id, at, kind, agent, body, data, mention_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", events)
+        for case_id in grown:  # includes cases born and grown within this batch
             self.rescore(tx, case_id)
-            self.touch(tx, case_id, "mention", now)
-        result.case_ids = touched
+        result.case_ids = born | grown
+        tx.executemany("INSERT INTO changes (case_id, kind, at) VALUES (?, 'mention', ?)",
+                       [(c, now) for c in sorted(result.case_ids)])
         return result
 
-    def _customer(self, tx: Tx, m: Mention, now: float) -> int:
+    def _known(self, tx: Tx, mentions: list[Mention]) -> set[tuple[str, str]]:
+        """Which of these (platform, external id) pairs the store already holds."""
+        by_platform: dict[str, list[str]] = {}
+        for m in mentions:
+            by_platform.setdefault(m.platform, []).append(m.external_id)
+        known: set[tuple[str, str]] = set()
+        for platform, ids in by_platform.items():
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                rows = tx.fetchall(
+                    "SELECT external_id FROM mentions WHERE platform = ? AND external_id IN "
+                    f"({', '.join('?' * len(chunk))})", (platform, *chunk))
+                known.update((platform, r[0]) for r in rows)
+        return known
+
+    def _customer(self, tx: Tx, m: Mention, now: float) -> tuple[int, bool]:
+        """The customer's id, and whether they are new to the desk."""
         row = tx.fetchone(
-            "SELECT id FROM customers WHERE platform = ? AND handle = ?", (m.platform, m.author)
+            "SELECT id, followers, name FROM customers WHERE platform = ? AND handle = ?",
+            (m.platform, m.author),
         )
         if row:
-            tx.execute(
-                "UPDATE customers SET followers = ?, name = COALESCE(?, name) WHERE id = ?",
-                (m.followers, m.author_name, row[0]),
-            )
-            return row[0]
+            if row[1] != m.followers or (m.author_name and m.author_name != row[2]):
+                tx.execute(
+                    "UPDATE customers SET followers = ?, name = COALESCE(?, name) WHERE id = ?",
+                    (m.followers, m.author_name, row[0]),
+                )
+            return row[0], False
         return tx.insert(
             "INSERT INTO customers (platform, handle, name, followers, first_seen) "
             "VALUES (?, ?, ?, ?, ?) RETURNING id",
             (m.platform, m.author, m.author_name, m.followers, now),
-        )
+        ), True
 
     def _thread_case(self, tx: Tx, m: Mention) -> int | None:
         if not m.in_reply_to:
@@ -250,13 +292,15 @@ class Ops:
         )
         return row[0] if row else None
 
-    def _group(self, tx: Tx, m: Mention, from_brand: bool, now: float) -> int | None:
-        """The case ``m`` belongs to: its thread's, the customer's recent open one, or new."""
+    def _group(self, tx: Tx, m: Mention, from_brand: bool, now: float
+               ) -> tuple[int | None, bool]:
+        """The case ``m`` belongs to (its thread's, the customer's recent open one, or a new
+        one), and whether this mention opened it."""
         created = ts(m.created_at)
         thread = self._thread_case(tx, m)
         if from_brand:
-            return thread  # our own post: part of the thread, no case of its own
-        customer_id = self._customer(tx, m, now)
+            return thread, False  # our own post: part of the thread, no case of its own
+        customer_id, new_customer = self._customer(tx, m, now)
         linked = None
         target = None
         if thread is not None:
@@ -265,7 +309,7 @@ class Ops:
                 linked = thread
             else:
                 target = thread
-        if target is None and linked is None:
+        if target is None and linked is None and not new_customer:
             window = self.config.case_window_hours * 3600
             row = tx.fetchone(
                 "SELECT id, status, last_activity FROM cases WHERE customer_id = ? "
@@ -278,22 +322,31 @@ class Ops:
                 elif row[1] != Status.RESOLVED:
                     target = row[0]
         if target is None:
-            return self._open_case(tx, m, customer_id, linked, now)
+            return self._open_case(tx, m, customer_id, new_customer, linked, now), True
         self._customer_wrote(tx, target, m, now)
-        return target
+        return target, False
 
     def _open_case(
-        self, tx: Tx, m: Mention, customer_id: int, linked: int | None, now: float
+        self, tx: Tx, m: Mention, customer_id: int, new_customer: bool, linked: int | None,
+        now: float,
     ) -> int:
         created = ts(m.created_at)
-        prior = tx.fetchone("SELECT COUNT(*) FROM cases WHERE customer_id = ?", (customer_id,))[0]
+        prior = 0 if new_customer else tx.fetchone(
+            "SELECT COUNT(*) FROM cases WHERE customer_id = ?", (customer_id,))[0]
+        signal = heat_rules.MentionSignal(m.text, m.sentiment or 0.0, m.followers, m.created_at)
+        parts = heat_rules.static_parts([signal], prior, self.config.weights)
+        suggestion = None
+        if playbook_rules is not None:
+            suggestion = playbook_rules.suggestion([signal], prior)
         case_id = tx.insert(
             "INSERT INTO cases (platform, customer_id, customer, status, opened_at, updated_at, "
             "last_activity, waiting_since, followers, last_text, last_mention_at, prior_cases, "
-            "linked_case_id, mention_count) VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
+            "linked_case_id, mention_count, heat_parts, heat_static, priority, sentiment, "
+            "suggestion) VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) "
             "RETURNING id",
             (m.platform, customer_id, m.author, created, now, created, created, m.followers,
-             m.text[:500], created, prior, linked),
+             m.text[:500], created, prior, linked, json.dumps(parts), heat_rules.total(parts),
+             heat_rules.priority(parts), signal.sentiment, suggestion),
         )
         if linked is not None:
             self.event(tx, case_id, "link", None, now, f"follows closed case {linked}",
@@ -341,7 +394,7 @@ class Ops:
             suggestion = playbook_rules.suggestion(signals, prior)
         tx.execute(
             "UPDATE cases SET heat_parts = ?, heat_static = ?, priority = ?, sentiment = ?, "
-            "suggestion = ? WHERE id = ?",
+            "suggestion = ?, version = version + 1 WHERE id = ?",
             (json.dumps(parts), heat_rules.total(parts), heat_rules.priority(parts),
              signals[-1].sentiment if signals else 0.0, suggestion, case_id),
         )

@@ -56,6 +56,10 @@ class SqliteTx:
     def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(sql, params).fetchone()[0]
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.conn.executemany(sql, rows)
+
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()

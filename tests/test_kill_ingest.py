@@ -51,12 +51,12 @@ def _ingest(db: Path, replay: Path) -> subprocess.Popen:
 def test_sigkill_during_ingest_loses_and_duplicates_nothing(tmp_path):
     db = tmp_path / "desk.db"
     replay = tmp_path / "m.jsonl"
-    expected = _replay(replay, 6000)
+    expected = _replay(replay, 20000)
     rng = random.Random(int(os.environ.get("HEATDESK_KILL_SEED", "1")))
     killed = 0
     for _ in range(KILLS):
         proc = _ingest(db, replay)
-        time.sleep(rng.uniform(0.4, 2.0))
+        time.sleep(rng.uniform(0.3, 1.8))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed += 1

@@ -458,7 +458,7 @@ async def cmd_ingest(args: argparse.Namespace) -> int:
 
     store = await open_store(args.db, config)
     runtime = IngestRuntime(store, config, adapters, deliver=not args.no_deliver,
-                            on_malformed=malformed)
+                            on_malformed=malformed, limit=args.count)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -86,6 +86,7 @@ class IngestRuntime:
     adapters: list[FeedAdapter]
     deliver: bool = True
     on_malformed: Callable[[str, Malformed], None] | None = None
+    limit: int | None = None
     pipeline: IngestPipeline = field(init=False)
     supervisors: list[FeedSupervisor] = field(init=False, default_factory=list)
     sender: OutboxSender | None = field(init=False, default=None)
@@ -93,7 +94,8 @@ class IngestRuntime:
 
     def __post_init__(self) -> None:
         self.pipeline = IngestPipeline(self.store, on_malformed=self.on_malformed)
-        self.supervisors = [FeedSupervisor(a, self.store, self.pipeline) for a in self.adapters]
+        self.supervisors = [FeedSupervisor(a, self.store, self.pipeline, limit=self.limit)
+                            for a in self.adapters]
         sandbox = {a.name for a in self.adapters if a.kind in ("demo", "replay")}
         sandbox |= {f["name"] for f in self.config.feeds if f.get("kind") in ("demo", "replay")}
         if self.deliver:
