@@ -268,6 +268,11 @@ class PgTx:
         return w.call(w.conn.fetchval(translate(sql), *params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:  # asyncpg pipelines the rows: one round trip, not one per row
+            w = self._worker
+            w.call(w.conn.executemany(translate(sql), rows))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             w = self._worker
             w.call(w.conn.executemany(translate(sql), rows))

@@ -66,19 +66,24 @@ async def cmd_claim(url: str, agent: str, cases: list[int]) -> dict:
         await store.close()
 
 
-async def cmd_ingest(url: str, prefix: str, n: int, batch: int, customers: int | None = None
-                     ) -> dict:
-    """Ingest ``n`` synthetic mentions in batches; report the rate."""
+async def cmd_ingest(url: str, prefix: str, n: int, batch: int, customers: int | None = None,
+                     pause: float = 0.0) -> dict:
+    """Ingest ``n`` synthetic mentions in batches (``pause`` s apart); report the rate."""
     store = await open_store(url, config())
     try:
         await handshake()
         mentions = synthetic(prefix, n, customers)
         new = 0
         t0 = time.perf_counter()
+        busy = 0.0
         for i in range(0, n, batch):
+            t1 = time.perf_counter()
             new += (await store.ingest(mentions[i : i + batch])).new
+            busy += time.perf_counter() - t1
+            if pause:
+                await asyncio.sleep(pause)
         seconds = time.perf_counter() - t0
-        return {"new": new, "seconds": seconds, "per_second": n / seconds}
+        return {"new": new, "seconds": seconds, "per_second": n / busy}
     finally:
         await store.close()
 
