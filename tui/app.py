@@ -19,7 +19,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,7 @@ class DeskApp(App[int]):
         theme: str | None = None,
         no_color: bool | None = None,
         clock: Callable[[], datetime] | None = None,
+        tz: tzinfo | None = None,
         wallboard: bool = False,
         live: bool = True,
     ) -> None:
@@ -78,6 +79,7 @@ class DeskApp(App[int]):
         self.feed_tables = feeds
         self.runtime = None
         self.clock = clock or utcnow
+        self.tz = tz  # None: the terminal's local time
         self.start_wallboard = wallboard
         # live=False (tests, snapshots): no periodic re-rank or presence refresh.
         self.live = live
@@ -196,8 +198,8 @@ class DeskApp(App[int]):
         self.push_screen(screen)
 
     def now(self) -> datetime:
-        """The desk's idea of "now" (injectable for tests)."""
-        return self.clock()
+        """The desk's idea of "now", in the desk's time zone (injectable for tests)."""
+        return self.clock().astimezone(self.tz)
 
 
 def _feed_tables(args: argparse.Namespace, config: Config) -> list[dict[str, Any]] | None:

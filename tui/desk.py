@@ -52,10 +52,7 @@ from tui.queue_model import SORT_KEYS, QueueModel
 from tui.safe_text import clean, fit
 from tui.timeline import Timeline
 
-try:
-    from tui.queue_view import QueueView
-except ImportError:  # the queue widget is another engineer's; until it lands, a plain list
-    from tui.desk_queue import QueueView  # type: ignore[assignment]
+from tui.queue_view import QueueView
 
 NARROW = 110
 FOLLOW_WAIT = 0.25
@@ -66,11 +63,19 @@ VIEW_LABELS = {"open": "open", "mine": "mine", "escalated": "escalated",
                "breaching": "breaching", "resolved_today": "resolved today", "all": "all"}
 
 
+class DeskQueue(QueueView):
+    """The queue as the desk uses it: marking a case also moves on to the next one."""
+
+    def action_toggle_mark(self) -> None:
+        super().action_toggle_mark()
+        self.action_cursor_down()
+
+
 class DeskScreen(Screen):
     """The live queue on the left, the open case on the right, actions by key."""
 
     BINDINGS = desk_bindings()
-    AUTO_FOCUS = "QueueView"
+    AUTO_FOCUS = "#queue"
 
     def __init__(self) -> None:
         super().__init__()
@@ -96,7 +101,7 @@ class DeskScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="status", markup=False)
         with Horizontal(id="main"):
-            yield QueueView(self.model, id="queue")
+            yield DeskQueue(self.model, id="queue")
             yield Timeline(self.config, id="timeline")
         yield Input(placeholder="filter: words in the customer, text or tags · esc clears",
                     id="filter")
@@ -114,11 +119,18 @@ class DeskScreen(Screen):
         self.query_one("#filter", Input).display = False
         self.model.add_listener(self._model_changed)
         self._apply_width(self.app.size.width)
+        self._apply_palette()
+        self.app.theme_changed_signal.subscribe(self, self._apply_palette)
         self._update_status()
         self.follow_store()
         if self.app.live:
             self.set_interval(RERANK_EVERY, self._tick)
             self.set_interval(PRESENCE_EVERY, self._refresh_presence)
+
+    def _apply_palette(self, *_: object) -> None:
+        palette = self.app.heat_palette()
+        if palette is not None:
+            self.queue.set_palette(palette.stops)
 
     def on_resize(self, event) -> None:
         self._apply_width(event.size.width)
@@ -145,8 +157,7 @@ class DeskScreen(Screen):
         cases += [c for c in await store.cases(since=day) if c.status.value in ("resolved",
                                                                                 "closed")]
         self.model.upsert(cases)
-        self.presence = await store.presence()
-        self.queue.set_presence(self.presence)
+        self._set_presence(await store.presence())
         self.seq = seq
         self.loaded.set()
         self._after_load()
@@ -165,25 +176,47 @@ class DeskScreen(Screen):
         if changes.seq == self.seq:
             return
         self.seq = changes.seq
+        if changes.presence:  # first, so a pane refreshed below shows it
+            self._set_presence(await store.presence())
         if changes.case_ids:
             ids = sorted(changes.case_ids)
             rows: list[Case] = []
             for i in range(0, len(ids), 900):
                 rows += await store.cases(ids=ids[i:i + 900])
-            keep = self.queue.current_id()
-            self.model.upsert(rows)
-            self.queue.keep_on(keep)
+            self.model.upsert(rows)  # the queue keeps its cursor on the same case
             if self.open_id in changes.case_ids:
                 await self.refresh_pane(keep_scroll=True)
-        if changes.presence:
-            self.presence = await store.presence()
-            self.queue.set_presence(self.presence)
-            if self.open_id is not None and not changes.case_ids:
-                await self.refresh_pane(keep_scroll=True)
+
+    def select_case(self, case_id: int) -> bool:
+        """Highlight a case in the queue (False when the current view does not show it)."""
+        return self.queue.select_case(case_id)
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait until the queue is loaded and no pane load or action is still running."""
+        await asyncio.wait_for(self.loaded.wait(), timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            busy = self._preview_timer is not None or any(
+                w.node is self and w.group in ("pane", "act", "presence")
+                and not w.is_finished for w in self.app.workers)
+            if not busy:
+                return
+            await asyncio.sleep(0.02)
+
+    def _set_presence(self, presence: dict[int, list[tuple[str, str]]]) -> None:
+        """Remember who is where; the queue marks other agents (✎ typing, ◉ viewing)."""
+        self.presence = presence
+        marks = {}
+        for case_id, entries in presence.items():
+            others = [("✎" if state == "typing" else "◉") + agent
+                      for agent, state in entries if agent != self.agent]
+            if others:
+                marks[case_id] = " ".join(others)
+        self.queue.set_presence(marks)
 
     def _after_load(self) -> None:
         if len(self.model):
-            self.queue.goto(0)
+            self.queue.action_first()
             if not self.narrow:
                 self._schedule_preview()
 
@@ -191,9 +224,7 @@ class DeskScreen(Screen):
         self._update_status()
 
     def _tick(self) -> None:
-        keep = self.queue.current_id()
         self.model.rerank(self.app.now())
-        self.queue.keep_on(keep)
         self._wake_snoozed()
 
     @work(group="wake", exclusive=True)
@@ -245,7 +276,7 @@ class DeskScreen(Screen):
 
     def _preview(self) -> None:
         self._preview_timer = None
-        case_id = self.queue.current_id()
+        case_id = self.queue.cursor_case_id
         if case_id is not None and case_id != self.open_id:
             self.open_case(case_id)
 
@@ -321,7 +352,7 @@ class DeskScreen(Screen):
         if self.open_id is not None and (self.timeline.has_focus or
                                          (self.narrow and self.has_class("pane-open"))):
             return self.open_id
-        case_id = self.queue.current_id()
+        case_id = self.queue.cursor_case_id
         return case_id if case_id is not None else self.open_id
 
     def current_case(self) -> Case | None:
@@ -439,14 +470,13 @@ class DeskScreen(Screen):
         self.queue.action_cursor_up()
 
     def action_cursor_top(self) -> None:
-        self.queue.goto(0)
+        self.queue.action_first()
 
     def action_cursor_bottom(self) -> None:
-        if len(self.model):
-            self.queue.goto(len(self.model) - 1)
+        self.queue.action_last()
 
     def action_open_case(self) -> None:
-        case_id = self.queue.current_id()
+        case_id = self.queue.cursor_case_id
         if case_id is None:
             self.notify("The queue is empty.", severity="warning")
             return
@@ -462,8 +492,8 @@ class DeskScreen(Screen):
                 self._show_pane(False)
             self.queue.focus()
             return
-        if self.open_id is None or (self.narrow and self.queue.current_id() != self.open_id):
-            case_id = self.queue.current_id()
+        if self.open_id is None or (self.narrow and self.queue.cursor_case_id != self.open_id):
+            case_id = self.queue.cursor_case_id
             if case_id is None:
                 return
             self.open_case(case_id)
@@ -729,11 +759,10 @@ class DeskScreen(Screen):
     # -- the queue ---------------------------------------------------------------------------
 
     def action_toggle_mark(self) -> None:
-        case_id = self.queue.current_id()
+        case_id = self.queue.cursor_case_id
         if case_id is None:
             return
-        self.model.toggle_mark(case_id)
-        self.queue.action_cursor_down()
+        self.queue.action_toggle_mark()
 
     def action_clear_marks(self) -> None:
         self.model.clear_marks()
@@ -752,9 +781,8 @@ class DeskScreen(Screen):
                         lambda i: self.store.claim(i, who, take_over=True))
 
     def _keep(self, change: Callable[[], None]) -> None:
-        keep = self.queue.current_id()
+        # The queue keeps its cursor on the same case (and scrolls to it) by itself.
         change()
-        self.queue.keep_on(keep, scroll=True)
 
     def action_cycle_sort(self) -> None:
         keys = SORT_KEYS
@@ -783,8 +811,8 @@ class DeskScreen(Screen):
 
     def _view(self, view: str) -> None:
         self._keep(lambda: self.model.set_view(view, self.agent))
-        if self.queue.current_id() is None and len(self.model):
-            self.queue.goto(0)
+        if self.queue.cursor_case_id is None and len(self.model):
+            self.queue.action_first()
 
     def action_view_open(self) -> None:
         self._view("open")

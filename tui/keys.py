@@ -85,6 +85,11 @@ ACTIONS: tuple[DeskAction, ...] = (
 
 BY_NAME = {a.name: a for a in ACTIONS}
 ID_PREFIX = "desk."
+# The queue widget binds some of the same actions itself (when it has focus); remapping
+# an action remaps both bindings.
+QUEUE_IDS = {"cursor_down": "queue.next", "cursor_up": "queue.previous",
+             "cursor_top": "queue.top", "cursor_bottom": "queue.bottom",
+             "toggle_mark": "queue.mark", "open_case": "queue.open"}
 
 
 def binding_id(action: str) -> str:
@@ -112,6 +117,8 @@ def keymap_from_config(keys: dict[str, str]) -> tuple[dict[str, str], list[str]]
             unknown.append(action)
             continue
         keymap[binding_id(name)] = key
+        if name in QUEUE_IDS:
+            keymap[QUEUE_IDS[name]] = key
     return keymap, unknown
 
 
