@@ -20,6 +20,7 @@ from store.api import Store
 from store.records import Mention
 
 log = logging.getLogger("heatdesk.feeds")
+LEASE_TTL = 30.0
 
 
 def backoff_delay(attempt: int, base: float = 1.0, cap: float = 60.0) -> float:
@@ -40,13 +41,18 @@ class FeedSupervisor:
     """Keeps one adapter streaming into the pipeline until stopped or finished."""
 
     def __init__(self, adapter: FeedAdapter, store: Store, pipeline: IngestPipeline, *,
-                 base_delay: float = 1.0, max_delay: float = 60.0, limit: int | None = None):
+                 base_delay: float = 1.0, max_delay: float = 60.0, limit: int | None = None,
+                 holder: str | None = None, lease_ttl: float = LEASE_TTL):
         self.adapter = adapter
         self.store = store
         self.pipeline = pipeline
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.limit = limit  # stop once the pipeline has taken this many mentions in all
+        # With a holder, the feed is streamed only while this worker holds its lease in the
+        # store, so several ingest workers can share feeds and take over a crashed one's.
+        self.holder = holder
+        self.lease_ttl = lease_ttl
         self.health: dict[str, Any] = {"kind": adapter.kind, "connected": False,
                                        "last_event": None, "last_error": None, "events": 0,
                                        "reconnects": 0, "finished": False}
@@ -66,6 +72,39 @@ class FeedSupervisor:
                 log.debug("could not publish health: %s", exc)
 
     async def run(self) -> None:
+        """Own the feed's lease, then stream; lose the lease and the stream stops."""
+        if self.holder is None:
+            await self._run()
+            return
+        key = f"feed:{self.adapter.name}"
+        while True:
+            if not await self.store.lease(key, self.holder, self.lease_ttl):
+                self.health.update(connected=False, last_error="another ingest worker owns "
+                                   "this feed; standing by")
+                await self._publish()
+                await asyncio.sleep(self.lease_ttl / 3)
+                continue
+            stream = asyncio.create_task(self._run())
+            try:
+                while not stream.done():
+                    await asyncio.wait({stream}, timeout=self.lease_ttl / 3)
+                    if stream.done():
+                        break
+                    if not await self.store.lease(key, self.holder, self.lease_ttl):
+                        log.warning("feed %s: lease lost to another worker", self.adapter.name)
+                        stream.cancel()
+                        await asyncio.gather(stream, return_exceptions=True)
+                        await self.pipeline.flush()
+                        break
+                if stream.done() and not stream.cancelled():
+                    stream.result()
+                    return  # a finite feed finished
+            finally:
+                if not stream.done():
+                    stream.cancel()
+                    await asyncio.gather(stream, return_exceptions=True)
+
+    async def _run(self) -> None:
         """Stream, and on every drop flush, back off and resume from the stored cursor."""
         name = self.adapter.name
         attempt = 0

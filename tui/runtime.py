@@ -94,8 +94,16 @@ class IngestRuntime:
 
     def __post_init__(self) -> None:
         self.pipeline = IngestPipeline(self.store, on_malformed=self.on_malformed)
-        self.supervisors = [FeedSupervisor(a, self.store, self.pipeline, limit=self.limit)
-                            for a in self.adapters]
+        import socket
+        import uuid
+
+        holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        # Live feeds are leased so several `heatdesk ingest` workers can share one store;
+        # finite ones (replays) and the demo are this process's own.
+        self.supervisors = [
+            FeedSupervisor(a, self.store, self.pipeline, limit=self.limit,
+                           holder=None if a.kind in ("demo", "replay") else holder)
+            for a in self.adapters]
         sandbox = {a.name for a in self.adapters if a.kind in ("demo", "replay")}
         sandbox |= {f["name"] for f in self.config.feeds if f.get("kind") in ("demo", "replay")}
         if self.deliver:
