@@ -272,11 +272,6 @@ class PgTx:
             w = self._worker
             w.call(w.conn.executemany(translate(sql), rows))
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            w = self._worker
-            w.call(w.conn.executemany(translate(sql), rows))
-
 
 class _Worker(threading.Thread):
     """Runs store functions one transaction at a time on a private loop and connection."""
