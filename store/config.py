@@ -84,13 +84,28 @@ def _number(table: dict, key: str, default: float, where: str) -> float:
     return float(value)
 
 
+def _table(data: Any, key: str, where: str = "") -> dict[str, Any]:
+    value = data.get(key, {}) if isinstance(data, dict) else {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{where}{key}] must be a table")
+    return value
+
+
+def _list(data: dict, key: str, where: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}{key} must be an array")
+    return value
+
+
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     """Check a decoded TOML document and build a Config."""
-    desk = data.get("desk", {})
-    if not isinstance(desk, dict):
-        raise ConfigError("[desk] must be a table")
+    desk = _table(data, "desk")
     cfg = Config(path=path)
-    cfg.brand = str(desk.get("brand", cfg.brand))
+    brand = desk.get("brand", cfg.brand)
+    if not isinstance(brand, str):
+        raise ConfigError("desk.brand must be a string")
+    cfg.brand = brand
     handles = desk.get("handles", [])
     if not isinstance(handles, list) or not all(isinstance(h, str) for h in handles):
         raise ConfigError("desk.handles must be a list of strings")
@@ -98,16 +113,19 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     cfg.case_window_hours = _number(desk, "case_window_hours", 24, "desk")
     cfg.undo_seconds = _number(desk, "undo_seconds", 10, "desk")
     cfg.promise_buffer_minutes = _number(desk, "promise_buffer_minutes", 30, "desk")
-    cfg.theme = desk.get("theme")
-    sla = data.get("sla", {})
+    theme = desk.get("theme")
+    if theme is not None and not isinstance(theme, str):
+        raise ConfigError("desk.theme must be a theme name")
+    cfg.theme = theme
+    sla = _table(data, "sla")
     try:
         cfg.sla = SlaTargets(
             first_response={k: float(v) for k, v in sla.get("first_response", {"hot": 15, "normal": 60}).items()},
             next_response={k: float(v) for k, v in sla.get("next_response", {"hot": 30, "normal": 120}).items()},
         )
-    except (AttributeError, TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError, OverflowError):
         raise ConfigError("[sla] first_response/next_response must map priority to minutes") from None
-    weights = data.get("heat", {}).get("weights", {})
+    weights = _table(_table(data, "heat"), "weights", "heat.")
     if not isinstance(weights, dict) or not all(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in weights.values()
     ):
@@ -131,22 +149,22 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             raise ConfigError(f"feed {name!r} needs a kind ({', '.join(FEED_KINDS)})")
         _check_secrets(feed, f"feed {name!r}")
     cfg.feeds = feeds
-    targets = data.get("escalation", {}).get("targets", [])
+    targets = _list(_table(data, "escalation"), "targets", "escalation.")
     for i, target in enumerate(targets):
         if not isinstance(target, dict):
             raise ConfigError(f"escalation.targets[{i}] must be a table")
         _check_secrets(target, f"escalation.targets[{i}]")
     cfg.escalation_targets = targets
-    replies = data.get("replies", {})
+    replies = _table(data, "replies")
     if not isinstance(replies, dict) or not all(isinstance(v, str) for v in replies.values()):
         raise ConfigError("[replies] must map names to reply texts")
     cfg.saved_replies = replies
-    keys = data.get("keys", {})
+    keys = _table(data, "keys")
     if not isinstance(keys, dict) or not all(isinstance(v, str) for v in keys.values()):
         raise ConfigError("[keys] must map action names to key names")
     cfg.keys = keys
-    cfg.wallboard = data.get("wallboard", {}) if isinstance(data.get("wallboard", {}), dict) else {}
-    rubric = data.get("qa", {}).get("rubric", [])
+    cfg.wallboard = _table(data, "wallboard")
+    rubric = _table(data, "qa").get("rubric", [])
     cfg.qa_rubric = [str(r) for r in rubric] if isinstance(rubric, list) else []
     return cfg
 
