@@ -288,6 +288,39 @@ def test_versions_and_listeners():
     assert len(calls) == 3 and calls == sorted(calls)
 
 
+async def test_prepare_in_a_worker_then_apply_on_the_loop():
+    import asyncio
+
+    cases = synthetic_cases(2000, NOW)
+    m = QueueModel(now=NOW)
+    prepared = await asyncio.to_thread(m.prepare, cases)
+    assert len(m) == 0  # preparing changes nothing
+    m.apply(prepared)
+    reference = QueueModel(now=NOW)
+    reference.upsert(cases)
+    assert list(m.ids()) == list(reference.ids()) and len(m) > 1000
+
+
+def test_a_stale_prepared_batch_is_recomputed_and_old_versions_lose():
+    cases = synthetic_cases(600, NOW)
+    m = QueueModel(now=NOW)
+    prepared = m.prepare(cases)
+    m.rerank(NOW + timedelta(minutes=20))  # time moved between prepare and apply
+    m.set_sort("platform")
+    m.apply(prepared)
+    fresh = QueueModel(now=NOW + timedelta(minutes=20))
+    fresh.set_sort("platform")
+    fresh.upsert(cases)
+    assert list(m.ids()) == list(fresh.ids())
+    newer = case(cases[0].id, neg=40.0, version=5)
+    m.upsert([newer])
+    older = case(cases[0].id, neg=0.0, version=4)
+    m.upsert([older])  # a late snapshot from before the change
+    assert m.get(cases[0].id) is newer
+    m.apply(m.prepare([older] + synthetic_cases(600, NOW, seed=5)[1:]))  # bulk path too
+    assert m.get(cases[0].id) is newer
+
+
 def test_out_of_range_ids_are_refused():
     with pytest.raises(ValueError):
         QueueModel(now=NOW).upsert([case(-1)])

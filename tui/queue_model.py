@@ -29,10 +29,12 @@ a desk should ``gc.freeze()`` after its initial load (``bench_model`` does).
 from __future__ import annotations
 
 import gc
+import math
 import random
 import time
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from store.records import OPEN_STATUSES, PLATFORMS, Case, Status, utcnow
@@ -60,6 +62,16 @@ class _Row:
 
     __slots__ = ("case", "check_at", "due", "hay", "heat", "key", "level", "open", "resolved",
                  "sla", "static", "tail", "target_s", "version", "waiting")
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCases:
+    """Rows built by ``QueueModel.prepare`` (possibly in a worker), for ``apply``."""
+
+    rows: list[_Row]
+    keys: list[int]  # their sort keys, sorted (empty for small batches)
+    now_ts: float  # the model time they were computed for
+    sort: str  # and the sort key
 
 
 def _ms(ts: float) -> int:
@@ -262,22 +274,69 @@ class QueueModel:
 
     def upsert(self, cases: Iterable[Case]) -> None:
         """Add or replace cases; each moves to its place in the order."""
-        cases = list(cases)
-        if not cases:
+        self.apply(self.prepare(cases))
+
+    def prepare(self, cases: Iterable[Case]) -> PreparedCases:
+        """Build rows for ``apply`` without changing the model: safe in a worker thread.
+
+        At 100k cases this is most of a load's cost, so a desk prepares its initial load
+        off the event loop and applies it on the loop.
+        """
+        now_ts, sort = self._now_ts, self._sort
+        latest = {case.id: case for case in cases}  # one row per case: the last one wins
+        rows = [self._make_row(case) for case in latest.values()]
+        keys = sorted(r.key for r in rows) if len(rows) > 256 else []
+        if (now_ts, sort) != (self._now_ts, self._sort):  # the loop moved on meanwhile
+            now_ts = math.nan  # never equal: apply recomputes
+        return PreparedCases(rows, keys, now_ts, sort)
+
+    def apply(self, prepared: PreparedCases) -> None:
+        """Put prepared rows in the queue (on the event loop; each prepared batch once).
+
+        A case the model already holds in a newer version (``Case.version``) is kept.
+        """
+        fresh = prepared.rows
+        if not fresh:
             return
+        keys = prepared.keys
+        if prepared.now_ts != self._now_ts or prepared.sort != self._sort:  # stale: redo
+            for row in fresh:
+                row.heat = self._heat(row)
+                row.key = self._key(row)
+                row.check_at = self._next_check(row)
+            keys = sorted(r.key for r in fresh) if keys else []
         rows = self._rows
-        bulk = len(cases) > 256 + len(rows) // 64  # then one sort beats bisecting each
-        for case in cases:
-            old = rows.get(case.id)
+        bulk = bool(keys) and len(fresh) > 256 + len(rows) // 64  # one sort beats bisecting
+        gone: list[int] = []
+        skipped: set[int] = set()
+        version = self._next_version
+        for row in fresh:
+            case_id = row.case.id
+            old = rows.get(case_id)
             if old is not None:
+                if old.case.version > row.case.version:
+                    skipped.add(row.key)
+                    continue
                 old.check_at = None  # its wheel entry is stale now
-                if not bulk:
+                if bulk:
+                    gone.append(old.key)
+                else:
                     self._unlink(old.key)
-            row = rows[case.id] = self._make_row(case)
+            version += 1
+            row.version = version
+            rows[case_id] = row
+            if row.check_at is not None:
+                self._file(row)
             if not bulk:
                 self._link(row)
+        self._next_version = version
         if bulk:
-            self._order = sorted(r.key for r in rows.values())
+            if gone or skipped:
+                drop = set(gone)
+                self._order = [k for k in self._order if k not in drop]
+                keys = [k for k in keys if k not in skipped] if skipped else keys
+            self._order += keys
+            self._order.sort()  # two sorted runs: Timsort merges them in one pass
             self._refilter()
         self._changed()
 
@@ -304,12 +363,12 @@ class QueueModel:
         self._changed()
 
     def _make_row(self, case: Case) -> _Row:
+        """A row for ``case`` at ``now``; reads the model, never changes it."""
         if not 0 <= case.id <= _ID_MASK:
             raise ValueError(f"case id {case.id} is out of range for the queue")
         row = _Row()
         row.case = case
-        self._next_version += 1
-        row.version = self._next_version
+        row.version = 0
         row.tail = (_ms(case.opened_at.timestamp()) << _ID_BITS) | case.id
         row.static = case.heat_static
         row.open = case.status in OPEN_STATUSES
@@ -327,7 +386,7 @@ class QueueModel:
             row.level = max(0.25, problem_level(case.heat_parts, self.weights))
         row.heat = self._heat(row)
         row.key = self._key(row)
-        self._schedule(row)
+        row.check_at = self._next_check(row)
         return row
 
     def _heat(self, row: _Row) -> float:
@@ -344,17 +403,19 @@ class QueueModel:
         heat = row.static + row.sla
         return round(0.0 if heat < 0.0 else min(heat, 100.0), 1)
 
-    def _schedule(self, row: _Row) -> None:
-        """File the row under the second its SLA pressure next rounds up by a tenth."""
-        row.check_at = None
+    def _next_check(self, row: _Row) -> float | None:
+        """When the row's SLA pressure next rounds up by a tenth (None: it never will)."""
         if row.waiting is None:
-            return
+            return None
         top = self.weights.sla * row.level  # the pressure at breach
         boundary = row.sla + 0.05
         if top <= 0.0 or boundary > top:
-            return  # the clock can no longer change this row's heat
-        row.check_at = at = row.waiting + row.target_s * boundary / top - 0.001  # never late
-        second = max(int(at), self._wheel_from)
+            return None
+        return row.waiting + row.target_s * boundary / top - 0.001  # a hair early, never late
+
+    def _file(self, row: _Row) -> None:
+        """Put the row in the timing wheel under the second of its next check."""
+        second = max(int(row.check_at), self._wheel_from)
         bucket = self._wheel.get(second)
         if bucket is None:
             self._wheel[second] = [row]
@@ -523,13 +584,9 @@ class QueueModel:
                 (due if at <= now_ts else kept).append(row)
         return due, kept
 
-    def _file(self, row: _Row) -> None:
-        second = max(int(row.check_at), self._wheel_from)
-        self._wheel.setdefault(second, []).append(row)
-
     def _advance(self, due: list[_Row]) -> tuple[list[_Row], list[int]]:
         """New heat for rows whose clock ticked, and their next check (the hot path)."""
-        # _heat and _schedule inlined: this loop runs for every clock that ticked.
+        # _heat, _next_check and _file inlined: this loop runs for every clock that ticked.
         changed: list[_Row] = []
         old_keys: list[int] = []
         version = self._next_version
@@ -570,7 +627,9 @@ class QueueModel:
             row.heat = self._heat(row)
             self._next_version += 1
             row.version = self._next_version
-            self._schedule(row)
+            row.check_at = self._next_check(row)
+            if row.check_at is not None:
+                self._file(row)
         self._rekey_all()
         return len(self._rows)
 
