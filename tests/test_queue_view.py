@@ -276,3 +276,12 @@ async def test_no_color_still_shows_heat_as_numbers_and_bars(monkeypatch, palett
         heat = model.heat(model.id_at(0))
         assert f"{round(heat):>3}" in row[:6] and any(b in row[:7] for b in "▁▂▃▄▅▆▇█")
         assert cell_len(row) == view.scrollable_content_region.width
+
+
+def test_bench_view_reports_first_paint_and_key_latency():
+    from tui.queue_view import bench_view
+
+    result = bench_view(300, presses=2, size=(80, 24))
+    assert result["n"] == 300
+    for key in ("first_paint_ms", "key_j_median_ms", "pagedown_median_ms", "G_g_median_ms"):
+        assert result[key] >= 0

@@ -425,16 +425,14 @@ class QueueView(ScrollView, can_focus=True):
         cells = []
         for i, (col, w) in enumerate(cols):
             label = col.label
-            if col.name == sorted_col:
-                if col.name == "message":  # sorts without a column of their own
-                    label = f"{label} · by {model.sort_key}{arrow}"
-                else:
-                    label = f"{'age' if model.sort_key == 'age' else label}{arrow}"
-            elif col.align == "right":
+            if col.name == "message" and sorted_col == "message":  # no column of its own
+                label = f"{label} · by {model.sort_key}{arrow}"
+            elif col.name == sorted_col:
+                label = f"{'age' if model.sort_key == 'age' else label}{arrow}"
+            if col.align == "right" and len(label) <= w:
                 label = label.rjust(w)
-            # A label may run into the space after its column (room for the sort arrow).
-            cells.append(fit(label.rjust(w) if col.align == "right" and len(label) <= w
-                             else label, w + (i < len(cols) - 1), ellipsis=False))
+            # A label may run into the space after its column: room for the sort arrow.
+            cells.append(fit(label, w + (i < len(cols) - 1), ellipsis=False))
         strip = Strip([Segment(fit("".join(cells), width, ellipsis=False), style)], width)
         self._header_cache[key] = strip
         return strip
