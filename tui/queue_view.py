@@ -154,7 +154,7 @@ class QueueView(ScrollView, can_focus=True):
         Binding("j,down", "cursor_down", "Next case", show=False, id="queue.next"),
         Binding("k,up", "cursor_up", "Previous case", show=False, id="queue.previous"),
         Binding("g,home", "first", "Top", show=False, id="queue.top"),
-        Binding("G,end", "last", "Bottom", show=False, id="queue.bottom"),
+        Binding("G,shift+g,end", "last", "Bottom", show=False, id="queue.bottom"),
         Binding("pageup", "page_up", "Page up", show=False, id="queue.page_up"),
         Binding("pagedown", "page_down", "Page down", show=False, id="queue.page_down"),
         Binding("space", "toggle_mark", "Mark", id="queue.mark"),
