@@ -102,7 +102,8 @@ class IngestPipeline:
         The process runs VADER on the second core while this process writes the previous
         batch, which is how ingest keeps pace with raw VADER.
         """
-        if size < PROCESS_MIN_BATCH or not self.use_process:
+        # Only the desk's own scorer goes to the process (a custom one may not pickle).
+        if size < PROCESS_MIN_BATCH or not self.use_process or self.scorer is not score_many:
             return None
         if self._pool is None:
             import multiprocessing
