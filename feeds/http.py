@@ -17,11 +17,12 @@
 from __future__ import annotations
 
 import html
+import math
 import random
 import re
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
@@ -99,7 +100,7 @@ def parse_retry_value(value: str | None, now: float | None = None) -> float | No
     if when is None:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     try:
         return _clamp(when.timestamp() - now)
     except (OverflowError, OSError, ValueError):
@@ -107,7 +108,7 @@ def parse_retry_value(value: str | None, now: float | None = None) -> float | No
 
 
 def _clamp(wait: float) -> float | None:
-    if wait != wait:  # NaN
+    if math.isnan(wait):
         return None
     return max(0.0, min(wait, MAX_WAIT_SECONDS))
 

@@ -63,6 +63,7 @@ import asyncio
 import codecs
 import json
 import logging
+import math
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -193,8 +194,7 @@ class SSEParser:
             self._started = bool(text) or self._started
         if self._skip_lf:
             self._skip_lf = False
-            if text.startswith("\n"):
-                text = text[1:]
+            text = text.removeprefix("\n")
         out: list[SSEEvent | SSEError] = []
         if "\n" not in text and "\r" not in text:
             self._append_partial(text, out)
@@ -330,7 +330,8 @@ def status_to_mention(status: Any, *, source: str | None = None, edited: bool = 
     if extra:
         text = (text + "\n\n" if text else "") + "\n".join(extra)
     followers = account.get("followers_count")
-    if isinstance(followers, bool) or not isinstance(followers, (int, float)) or followers != followers:
+    if isinstance(followers, bool) or not isinstance(followers, (int, float)) or (
+            isinstance(followers, float) and not math.isfinite(followers)):
         followers = 0
     display = account.get("display_name")
     url = status.get("url") if isinstance(status.get("url"), str) else None
@@ -342,7 +343,7 @@ def status_to_mention(status: Any, *, source: str | None = None, edited: bool = 
         "id": status_id,
         "author": account.get("acct"),
         "author_name": display if isinstance(display, str) and display.strip() else None,
-        "followers": max(0, min(int(followers), 10**12)) if followers == followers else 0,
+        "followers": max(0, min(int(followers), 10**12)),
         "text": text,
         "created_at": status.get("created_at"),
         "url": url,
@@ -547,6 +548,9 @@ class MastodonFeed(FeedAdapter):
     def _token(self) -> str | None:
         return self.secret("token_env")
 
+    def _token_hint(self) -> str:
+        return f" (the access token was rejected; check ${self.options.get('token_env')})"
+
     def _scrub(self, text: str) -> str:
         return scrub(text, [self._token()])
 
@@ -587,8 +591,7 @@ class MastodonFeed(FeedAdapter):
         if status == 429:
             raise StreamError(f"{what}: rate limited (HTTP 429)", retry_after=retry_after(headers))
         if status >= 300:
-            hint = " (the access token was rejected; check $%s)" % self.options.get("token_env") \
-                if status == 401 else ""
+            hint = self._token_hint() if status == 401 else ""
             detail = _error_text(body)
             raise StreamError(self._scrub(f"{what}: HTTP {status}{hint}"
                                           + (f": {detail}" if detail else "")),
@@ -762,12 +765,17 @@ class MastodonFeed(FeedAdapter):
                 if status == 429:
                     raise StreamError(f"{what}: rate limited (HTTP 429)",
                                       retry_after=retry_after(headers_in))
-                hint = " (the access token was rejected; check $%s)" % self.options.get(
-                    "token_env") if status == 401 else ""
+                hint = self._token_hint() if status == 401 else ""
                 detail = _error_text(body)
                 raise StreamError(self._scrub(f"{what}: HTTP {status}{hint}"
                                               + (f": {detail}" if detail else "")),
                                   retry_after=retry_after(headers_in) if status >= 500 else None)
+            ctype = resp.headers.get("Content-Type", "")
+            if ctype and "text/event-stream" not in ctype.lower():
+                resp.close()
+                raise StreamError(f"{what}: the server did not answer with an event stream "
+                                  f"(Content-Type {short(ctype, 60)}); check base_url / "
+                                  "streaming_url")
             return resp
         raise StreamError(f"{what}: too many redirects")
 
@@ -904,7 +912,7 @@ class MastodonFeed(FeedAdapter):
         detail = _error_text(body)
         reason = f"mastodon: HTTP {status}" + (f": {detail}" if detail else "")
         if status == 429:
-            raise DeliveryError(self._scrub(f"mastodon: rate limited (HTTP 429)"
+            raise DeliveryError(self._scrub("mastodon: rate limited (HTTP 429)"
                                             + (f": {detail}" if detail else "")),
                                 retryable=True, retry_after=retry_after(resp_headers))
         if status >= 500 or status == 408:

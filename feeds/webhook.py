@@ -330,7 +330,7 @@ class WebhookFeed(FeedAdapter):
                 raise StreamError(f"webhook {self.name}: cannot listen on "
                                   f"{self.options.get('listen', '127.0.0.1:8787')}: "
                                   f"{exc.strerror or exc}") from None
-            sockets = getattr(site._server, "sockets", None) or []  # noqa: SLF001
+            sockets = getattr(site._server, "sockets", None) or []
             self.bound = sockets[0].getsockname()[:2] if sockets else (self.host, self.port)
             self._running = True
             self.started.set()

@@ -9,14 +9,22 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.base import Cursor, Deleted, DeliveryError, Malformed, StreamError, adapter_class
+from feeds.base import (
+    ConfigError,
+    Cursor,
+    Deleted,
+    DeliveryError,
+    Malformed,
+    StreamError,
+    adapter_class,
+)
 from feeds.http import (
     html_to_text,
     parse_link_header,
@@ -36,7 +44,6 @@ from feeds.mastodon import (
     parse_stream_spec,
     status_to_mention,
 )
-from feeds.base import ConfigError
 from feeds.mentions import InvalidMention
 from store.records import Mention, OutboxItem
 from tests.fakes.mastodon_server import FakeMastodon
@@ -71,7 +78,7 @@ def test_recorded_user_stream_gives_exactly_the_mentions_and_the_delete():
     assert first.text == "@mastodonpy_test beep beep I'm a jeep"  # &#39; decoded
     assert first.url == "http://localhost:3000/@admin/117024236408130890"
     assert first.lang == "en" and first.in_reply_to is None and not first.edited
-    assert first.created_at == datetime(2026, 8, 2, 5, 22, 18, 555000, tzinfo=timezone.utc)
+    assert first.created_at == datetime(2026, 8, 2, 5, 22, 18, 555000, tzinfo=UTC)
     assert first.raw["id"] == "117024236408130890" and "content" in first.raw
     assert second.external_id == "117024236635443611"
     assert second.author == "mastodonpy_test_2"
@@ -129,7 +136,7 @@ def test_recorded_notifications_rest_body_and_link_headers():
     assert query_param(links["next"], "max_id") == "21"
     assert query_param(links["prev"], "types[]") == "mention"
     reset = headers["x-ratelimit-reset"][0]  # "2026-08-01T13:55:00.940463Z"
-    then = datetime(2026, 8, 1, 13, 50, tzinfo=timezone.utc).timestamp()
+    then = datetime(2026, 8, 1, 13, 50, tzinfo=UTC).timestamp()
     assert parse_retry_value(reset, now=then) == pytest.approx(300.940463, abs=1e-3)
     all_body = json.loads(fixture_bytes("notifications_all.json"))
     assert parse_notification(all_body[0])[1] == "20"
@@ -227,6 +234,15 @@ def test_bad_statuses_are_refused_with_a_reason(status, reason):
         status_to_mention(status)
 
 
+@pytest.mark.parametrize("followers, expected", [(float("inf"), 0), (float("nan"), 0),
+                                                 (10**400, 10**12), (-5, 0), ("many", 0),
+                                                 (True, 0), (12.7, 12)])
+def test_follower_counts_are_clamped(followers, expected):
+    status = _status()
+    status["account"] = {**status["account"], "followers_count": followers}
+    assert status_to_mention(status).followers == expected
+
+
 def test_event_routing_per_stream_kind():
     status = json.dumps(_status())
     assert parse_event("user", "update", status) == ([], None)
@@ -283,10 +299,10 @@ def test_retry_after_forms():
     assert parse_retry_value("7", now) == 7
     assert parse_retry_value("1800000042", now) == 42  # epoch seconds
     assert parse_retry_value("1800000042000", now) == 42  # epoch milliseconds
-    iso = datetime.fromtimestamp(now + 90, timezone.utc).isoformat().replace("+00:00", "Z")
+    iso = datetime.fromtimestamp(now + 90, UTC).isoformat().replace("+00:00", "Z")
     assert parse_retry_value(iso, now) == pytest.approx(90)
     assert parse_retry_value("Fri, 15 Jan 2027 08:00:30 GMT",
-                             datetime(2027, 1, 15, 8, 0, tzinfo=timezone.utc).timestamp()) == 30
+                             datetime(2027, 1, 15, 8, 0, tzinfo=UTC).timestamp()) == 30
     assert parse_retry_value("2020-01-01T00:00:00Z", now) == 0  # already past
     for junk in (None, "", "soon", "-", "nan"):
         assert parse_retry_value(junk, now) is None
@@ -533,7 +549,7 @@ async def test_rate_limited_catch_up_says_how_long_to_wait(fake):
         async for _ in feed.stream("0"):
             pass
     assert err.value.retry_after == 7 and "429" in err.value.reason
-    reset = datetime.now(timezone.utc) + timedelta(seconds=42)
+    reset = datetime.now(UTC) + timedelta(seconds=42)
     fake.rate_limit("GET", "/api/v1/notifications", retry_after=None, reset=reset)
     with pytest.raises(StreamError) as err:
         async for _ in feed.stream("0"):
@@ -571,6 +587,15 @@ async def test_server_errors_and_bad_tokens_are_stream_errors_without_the_secret
             pass
 
 
+async def test_a_stream_that_is_not_an_event_stream_is_refused(fake):
+    fake.fail("GET", "/api/v1/streaming/user", 200, body="<html>please log in</html>")
+    feed = make_feed(fake)
+    with pytest.raises(StreamError, match="event stream"):
+        async for _ in feed.stream("0"):
+            pass
+    await feed.aclose()
+
+
 async def test_an_idle_stream_ends_but_heartbeats_keep_it_alive(fake):
     feed = make_feed(fake, idle_timeout=0.4)
     c = Collector(feed, "0")
@@ -604,7 +629,7 @@ async def test_streaming_url_option_and_no_discovery(fake):
 def outbox(kind="reply", text="Sorry about that, we're on it.", key="hd-7-70-abc123",
            in_reply_to=None, recipient=None) -> OutboxItem:
     return OutboxItem(id=1, case_id=7, event_id=70, kind=kind, platform="mastodon", text=text,
-                      idempotency_key=key, not_before=datetime.now(timezone.utc),
+                      idempotency_key=key, not_before=datetime.now(UTC),
                       in_reply_to=in_reply_to, recipient=recipient)
 
 
@@ -698,7 +723,7 @@ async def test_rate_limited_post_in_both_forms(fake):
         with pytest.raises(DeliveryError) as err:
             await feed.send(outbox(recipient="alice"), None)
         assert err.value.retryable and err.value.retry_after == 7
-        reset = datetime.now(timezone.utc) + timedelta(seconds=30)
+        reset = datetime.now(UTC) + timedelta(seconds=30)
         fake.rate_limit("POST", "/api/v1/statuses", retry_after=None, reset=reset)
         with pytest.raises(DeliveryError) as err:
             await feed.send(outbox(recipient="alice"), None)

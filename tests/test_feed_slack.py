@@ -60,7 +60,7 @@ async def test_ok_posts_the_text_escaped():
     async with FakeSlack() as slack:
         await announce(slack.base + SECRET_PATH, "case 7 <!channel> & <https://evil|bank>",
                        slack.session)
-        ((path, body),) = slack.received
+        ((_path, body),) = slack.received
         assert body == {"text": "case 7 &lt;!channel&gt; &amp; &lt;https://evil|bank&gt;"}
         # already escaped text is not escaped twice
         await announce(slack.base + SECRET_PATH, escalation_text(7, 1, note="a & b"),

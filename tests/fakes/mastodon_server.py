@@ -28,7 +28,7 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -39,7 +39,7 @@ END = object()
 
 
 def _iso(when: datetime | None = None) -> str:
-    when = when or datetime.now(timezone.utc)
+    when = when or datetime.now(UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
@@ -381,7 +381,7 @@ class FakeMastodon:
                             headers=fault.headers)
 
     def _rate_headers(self) -> dict[str, str]:
-        reset = datetime.now(timezone.utc) + timedelta(minutes=5)
+        reset = datetime.now(UTC) + timedelta(minutes=5)
         return {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "299",
                 "X-RateLimit-Reset": _iso(reset)}
 
