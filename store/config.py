@@ -42,7 +42,7 @@ def default_db_path() -> Path:
 class Config:
     """Everything a heatdesk process reads from its config file."""
 
-    brand: str = "Northwind Outfitters"
+    brand: str = "Acme Outfitters"
     handles: list[str] = field(default_factory=list)
     case_window_hours: float = 24.0
     undo_seconds: float = 10.0
