@@ -8,6 +8,7 @@ several processes (one ingest, many desks) share the file.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sqlite3
 import time
@@ -25,6 +26,7 @@ from store.schema import MIGRATIONS, SCHEMA_VERSION
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 BUSY_RETRIES = 50
+POLL_SECONDS = 0.05
 
 
 def _greatest(a: Any, b: Any) -> Any:
@@ -169,6 +171,26 @@ class SqliteStore(Store):
 
     async def close(self) -> None:
         await self._conn.close()
+
+    async def wait_for_change(self, timeout: float) -> None:
+        """Return soon after another process commits (PRAGMA data_version), or at timeout.
+
+        data_version changes when another connection commits; polling it costs one thread
+        hop every 50 ms, so a desk sees another agent's work within about 50 ms plus the
+        time to fetch the changed cases. Our own writes are seen through changes_since.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        start = await self._data_version()
+        while (remaining := deadline - loop.time()) > 0:
+            await asyncio.sleep(min(POLL_SECONDS, remaining))
+            if await self._data_version() != start:
+                return
+
+    async def _data_version(self) -> int:
+        conn = self._conn._conn  # noqa: SLF001
+        return await self._conn._execute(  # noqa: SLF001
+            lambda: conn.execute("PRAGMA data_version").fetchone()[0])
 
     async def integrity_check(self) -> str:
         rows = await self._read(lambda tx: tx.fetchall("PRAGMA integrity_check"))

@@ -255,3 +255,23 @@ async def test_not_a_store_is_a_clear_error(tmp_path, config):
         await open_store(str(bad), config)
     with pytest.raises(StoreError, match="directory"):
         await open_store(str(tmp_path), config)
+
+
+async def test_sqlite_wait_for_change_wakes_on_another_connection(tmp_path, config):
+    import asyncio
+    import time
+
+    path = str(tmp_path / "desk.db")
+    desk = await open_store(path, config)
+    feeder = await open_store(path, config)
+    try:
+        waiter = asyncio.create_task(desk.wait_for_change(10))
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        await feeder.ingest([mention("1")])
+        await asyncio.wait_for(waiter, 5)
+        assert time.monotonic() - started < 5  # woke on the commit, not the 10 s timeout
+        assert (await desk.changes_since(0)).case_ids == {1}
+    finally:
+        await desk.close()
+        await feeder.close()
