@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--half", choices=("a", "b"))
     ap.add_argument("--now", choices=("case", "file"), default="case")
     ap.add_argument("--quiet", action="store_true", help="print only the score")
+    ap.add_argument("--ranking", action="store_true", help="print every case, hottest first")
     args = ap.parse_args(argv)
     try:
         cases = load_cases(args.path)
@@ -128,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     p, k, ranked = precision_at_k(cases)
     hits = sum(c.label == "urgent" for c in ranked[:k])
     print(f"P@K = {p:.3f} ({hits} of K={k}; {len(cases)} cases)")
-    if not args.quiet:
+    if args.ranking:
+        for i, case in enumerate(ranked, 1):
+            print(f"{i:3d}" + describe(case)[1:])
+    elif not args.quiet:
         print("false alarms (in the top K, not urgent):")
         for case in ranked[:k]:
             if case.label != "urgent":

@@ -100,6 +100,7 @@ _LEXICON: dict[str, dict[float, str]] = {
     },
     "public": {
         0.8: "going to the press|go to the press|to the press|the papers|newspaper|"
+             "local paper|local news|"
              "journalist|reporter|press office|for comment|watchdog|go public|"
              "going public|tell everyone|warn {everyone,others,people}|"
              "posting this everywhere|all over social|never shopping|never shop|"
@@ -117,8 +118,10 @@ _LEXICON: dict[str, dict[float, str]] = {
     },
     "contacts": {
         0.7: f"{_NTH} {_CONTACT}|{_NTH} time i|{_NTH} time asking|"
-             f"{{called,rang,phoned,emailed,asked,chased,messaged,contacted,tried}} {_N}|"
-             "{called,rang,phoned,emailed,asked,chased,messaged,contacted,tried} twice|"
+             f"{{called,rang,phoned,emailed,asked,chased,messaged,contacted}} {_N} times|"
+             f"{{called,rang,phoned,emailed,asked,chased,messaged,contacted}} you {_N} times|"
+             "{called,rang,phoned,emailed,asked,chased,messaged,contacted} twice|"
+             "nothing {they,we,you} can do|nothing they could do|"
              f"{_N} {_CONTACT}|no reply|no replies|zero replies|no response|"
              "no answer|never replied|never answered|never got back|never called back|"
              f"{_NOBODY} {{answers,answered,replies,replied,responds,responded,gets back,"
@@ -172,6 +175,31 @@ _LEXICON: dict[str, dict[float, str]] = {
              "inaccettabile|inacceptable|inaceptable|unverschämt|skandal|vergogna|"
              "vergüenza|scandale",
     },
+    # Something is wrong, mildly: no stake, but the post is a complaint.
+    "problem": {
+        0.5: "broken|broke$|faulty|defective|damaged|damp$|soaked|leaks|leaking|leaked|"
+             "torn$|ripped|doesn't work|does not work|not working|stopped working|"
+             "won't {work,load,open,let}|wrong$|late$|delayed|error|crash|glitch|bug$|"
+             "bugs$|404|peeling|fell apart|falling apart|delaminat|shrank|disappoint|"
+             "annoying|frustrat|complain|kaputt|defekt|falsch|roto|rota$|defectuos|"
+             "cassé|abîmé|rotto|difettos",
+    },
+    # Praise words around a problem: "Fantastic start to a £340 weekend".
+    "sarcasm": {
+        0.5: "fantastic start|great start|brilliant start|love that|loving that|"
+             "really looking forward|just what i needed|thanks a lot|thanks for nothing|"
+             "cheers for that|10/10|stellar|top notch service|well done {northwind,guys}|"
+             "oh great|oh brilliant|oh good|what a joke|genius$",
+    },
+    # Function words of German, Spanish, French and Italian: VADER reads "die",
+    # "sin" or "pain" as English, so its score means little for these posts.
+    "foreign": {
+        0.1: "und$|der$|ich$|nicht$|ist$|mit$|auf$|eine$|meine$|mein$|sind$|auch$|für$|"
+             "bei$|euch$|wurde$|el$|los$|las$|que$|por$|para$|una$|del$|pero$|muy$|"
+             "está$|les$|des$|est$|pour$|une$|je$|avec$|dans$|vous$|très$|il$|di$|"
+             "che$|per$|sono$|gli$|della$|ho$|anche$|molto$|nel$|nell'|l'|d'|qu'|"
+             "j'ai$|c'est$|la$|de$|en$|le$|y$|ça$|hay$|sie$|wir$|es$|ein$|das$|zu$|nach$",
+    },
     # Negative words used as praise and negated complaints, which VADER misreads, and
     # praise in languages VADER does not know.
     "praise": {
@@ -197,8 +225,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "my bad|sorry for the {tone,rant,outburst}|sorry for my {tone,rant,outburst}|"
              "problem solved|issue resolved|resolved now|fixed now|"
              "refund {landed,arrived,came through,has landed,has arrived}|got my refund|"
-             "just pending|only pending|were pending|was pending|has arrived|"
-             "finally arrived|turned up|alles gut|todo bien|tout est réglé|tutto risolto",
+             "just pending|only pending|were pending|was pending|"
+             "finally arrived|finally turned up|turned up in the end|alles gut|todo bien|tout est réglé|tutto risolto",
     },
     "spam": {
         0.9: "/day|a day from home|real followers|buy followers|dm now|link in profile|"
@@ -274,6 +302,8 @@ class Lexical(NamedTuple):
     weak: dict[str, float]       # stake kind -> weight of ambiguous hits
     money_amount: bool           # "£45", "129 €"
     question: bool
+    foreign: bool                # German, Spanish, French or Italian function words
+    settled: int                 # "resolved" hits: the customer says it went away
 
 
 class Reading(NamedTuple):
@@ -355,9 +385,15 @@ def lexical(text: str) -> Lexical:
         low = low.replace("\u2019", "'")
     sure: dict[str, float] = {}
     weak: dict[str, float] = {}
+    foreign = settled = 0
     for hit in _TERMS.findall(low):
         entry = _TERM_KIND.get(hit) or _TERM_KIND[_SPACES.sub(" ", hit)]
         kind, weight = entry
+        if kind == "foreign":
+            foreign += 1
+            continue
+        if kind == "resolved":
+            settled += 1
         table = weak if weight <= _WEAK.get(kind, -1.0) else sure
         if weight > table.get(kind, 0.0):
             table[kind] = weight
@@ -365,11 +401,32 @@ def lexical(text: str) -> Lexical:
         sure["praise"] = 0.6
     amount = bool(_MONEY.search(low)) if ("£" in low or "€" in low or "$" in low
                                            or "eur" in low or "pound" in low) else False
-    return Lexical(sure, weak, amount, "?" in text)
+    return Lexical(sure, weak, amount, "?" in text, foreign >= 2, settled)
 
 
-def assess(lex: Lexical, tone: float) -> tuple[float, frozenset[str]]:
-    """Stake strength 0..1 and kinds, given the post's tone (a compound score).
+def _resolved(lex: Lexical, felt: float) -> bool:
+    """The post says the problem went away: twice, or once in a warm post."""
+    return lex.settled >= 2 or (lex.settled == 1 and (
+        felt > 0.2 or "praise" in lex.sure or "positive" in lex.sure))
+
+
+def tone(raw: float, lex: Lexical) -> float:
+    """VADER's compound as the lexicon lets the desk trust it.
+
+    Damped for German, Spanish, French or Italian (VADER reads them as English), and
+    turned negative when praise words wrap a problem ("Fantastic start to a £340 weekend").
+    """
+    if lex.foreign:
+        raw *= 0.25
+    sure = lex.sure
+    if "sarcasm" in sure and ("problem" in sure or lex.money_amount or lex.weak
+                              or _STAKE_SET.intersection(sure)):
+        raw = -0.5 * max(0.8, abs(raw))
+    return raw
+
+
+def assess(lex: Lexical, felt: float) -> tuple[float, frozenset[str]]:
+    """Stake strength 0..1 and kinds, given how the post feels (its tone or stored compound).
 
     Ambiguous words count only when the post is not calm praise; an amount of money
     backs a complaint but is no stake alone ("best £15 I've spent").
@@ -381,13 +438,13 @@ def assess(lex: Lexical, tone: float) -> tuple[float, frozenset[str]]:
     if "other_person" in sure and "pii" in sure:  # "another customer's address"
         found["privacy"] = 0.9
     if lex.weak:
-        calm = not found and ("praise" in sure or tone >= 0.5
-                              or ("positive" in sure and tone > 0.2))
+        calm = not found and ("praise" in sure or felt >= 0.5
+                              or ("positive" in sure and felt > 0.2))
         if not calm:
             for kind, w in lex.weak.items():
                 if w > found.get(kind, 0.0):
                     found[kind] = w
-    if lex.money_amount and (found or tone < -0.2) and found.get("money", 0.0) < 0.45:
+    if lex.money_amount and (found or felt < -0.2) and found.get("money", 0.0) < 0.45:
         found["money"] = 0.45
     if not found:
         return 0.0, frozenset()
@@ -395,21 +452,23 @@ def assess(lex: Lexical, tone: float) -> tuple[float, frozenset[str]]:
     for w in found.values():
         miss *= 1.0 - w
     strength = min(1.0, 1.0 - miss + 0.05 * (len(found) - 1))
-    if "resolved" in sure:
+    if lex.settled and _resolved(lex, felt):
         strength *= 0.15
     return strength, frozenset(found)
 
 
-def _compound(raw: float, lex: Lexical, strength: float) -> float:
-    """The customer-service compound from VADER's, the lexicon's hits and the stakes."""
+def _compound(felt: float, lex: Lexical, strength: float) -> float:
+    """The customer-service compound from the tone, the lexicon's hits and the stakes."""
     sure = lex.sure
-    compound = raw
-    resolved = "resolved" in sure
+    compound = felt
+    resolved = lex.settled > 0 and _resolved(lex, felt)
     if "spam" in sure:
         compound = max(-0.1, min(compound, 0.3))
     elif strength > 0:
         # Stakes pull the reading towards -1 however politely they are put.
-        pull = strength * 0.4 if resolved else strength
+        pull = strength * (0.5 + 0.5 * strength)  # a lone ambiguous word pulls less
+        if resolved:
+            pull *= 0.4
         compound = min(compound, 0.0) * (1.0 - pull) - pull
     elif compound < 0.3 and "praise" in sure:
         compound = 0.3 + 0.3 * sure["praise"]
@@ -423,29 +482,32 @@ def read(text: str) -> Reading:
     """The customer-service reading of one post."""
     raw = raw_vader(text)
     lex = lexical(text)
-    strength, kinds = assess(lex, raw)
+    felt = tone(raw, lex)
+    strength, kinds = assess(lex, felt)
     sure = lex.sure
-    return Reading(_compound(raw, lex, strength), raw, round(strength, 3), kinds,
+    return Reading(_compound(felt, lex, strength), raw, round(strength, 3), kinds,
                    sure.get("distress", 0.0),
                    max(sure.get("praise", 0.0), sure.get("positive", 0.0)),
-                   "resolved" in sure, "spam" in sure, lex.question)
+                   lex.settled > 0 and _resolved(lex, felt), "spam" in sure, lex.question)
 
 
 def score(text: str) -> float:
     """Customer-service compound score in [-1, 1]; negative means unhappy."""
     raw = _polarity(text)["compound"]
     lex = lexical(text)
-    if not lex.sure and not lex.weak:
+    if not lex.sure and not lex.weak and not lex.money_amount and not lex.foreign:
         return raw  # nothing in the lexicon: VADER's reading stands
-    return _compound(raw, lex, assess(lex, raw)[0])
+    felt = tone(raw, lex)
+    return _compound(felt, lex, assess(lex, felt)[0])
 
 
-def stakes(text: str, tone: float | None = None) -> tuple[float, frozenset[str]]:
+def stakes(text: str, felt: float | None = None) -> tuple[float, frozenset[str]]:
     """How surely the post carries a concrete stake (0..1) and which kinds.
 
-    ``tone`` is the post's stored compound score; without it VADER runs again.
+    ``felt`` is the post's stored compound score; without it VADER runs again.
     """
-    return assess(lexical(text), raw_vader(text) if tone is None else tone)
+    lex = lexical(text)
+    return assess(lex, tone(raw_vader(text), lex) if felt is None else felt)
 
 
 def score_many(texts: list[str]) -> list[float]:
