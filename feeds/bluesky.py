@@ -10,7 +10,8 @@ Ingest
       ``acme`` matches "@acme", "#Acme" and "Acme's" but not "acmeville").
 
     Posts by our own account (option ``did``, else the DID of ``handle`` resolved once via
-    ``com.atproto.identity.resolveHandle``, else the session's DID) are skipped.
+    ``com.atproto.identity.resolveHandle``, else the session's DID) are skipped, and that
+    account is always watched too, so a feed with only a ``handle`` follows its mentions.
     ``watch_dids`` are *not* sent as ``wantedDids``: Jetstream's ``wantedDids`` filters by the
     author's repo, which would deliver the brand's own posts instead of posts about it. Use
     the option ``wanted_dids`` for that filter if you really want to follow authors.
@@ -614,6 +615,11 @@ class BlueskyFeed(FeedAdapter):
         if cursor and cursor.strip().isdigit():
             start = max(1, int(cursor) - self.rewind_us)
         await self._resolve_own_did()
+        if self.own_did:
+            self._watch = self._watch | {self.own_did}  # mentions of our own account, always
+        if not self._watch and not self._keyword_re:
+            raise StreamError(f"bluesky feed {self.name!r} has nothing to watch: set "
+                              "watch_dids or keywords (or a handle that resolves)")
         url = self.subscribe_url(start)
         try:
             ws = await self._client().ws_connect(
@@ -624,7 +630,7 @@ class BlueskyFeed(FeedAdapter):
             retry = _retry_after(exc.headers or {}) if exc.status in (429, 503) else None
             raise StreamError(f"jetstream refused the connection: HTTP {exc.status}",
                               retry_after=retry) from None
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise StreamError(f"cannot connect to jetstream: {type(exc).__name__}: {exc}") \
                 from None
         latest = int(cursor) if cursor and cursor.strip().isdigit() else None
@@ -637,7 +643,7 @@ class BlueskyFeed(FeedAdapter):
                 wait = max(0.05, self.cursor_every_seconds - (time.monotonic() - last_cursor_at))
                 try:
                     msg = await ws.receive(timeout=wait if dirty else None)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     msg = None
                 if msg is not None:
                     if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
@@ -692,7 +698,7 @@ class BlueskyFeed(FeedAdapter):
                 except (ValueError, RecursionError):
                     data = None
                 return resp.status, resp.headers, data
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _Unreachable(f"{nsid}: {type(exc).__name__}: {exc}".rstrip(": ")) from None
 
     def _lock(self) -> asyncio.Lock:

@@ -30,8 +30,9 @@ Rate limits
     ``x-ratelimit-remaining`` / ``-used`` / ``-reset`` (floats as strings; reset is seconds
     to the end of the window) are read from every answer: below `PACE_BELOW` remaining the
     adapter spreads the rest of the window evenly across requests, and at or below
-    ``low_remaining`` (default 5) it waits for the window to reset. 429 → `StreamError` /
-    retryable `DeliveryError` with ``retry_after`` from the reset.
+    ``low_remaining`` (default 5) it waits for the window to reset. Sending never waits
+    more than `SEND_WAIT` seconds for that: it fails retryably with ``retry_after`` instead.
+    429 → `StreamError` / retryable `DeliveryError` with ``retry_after`` from the reset.
 
 Cursor
     JSON ``{"before": {listing: fullname}, "seen": [last 1000 fullnames]}``, yielded after
@@ -93,6 +94,7 @@ MAX_PAGES = 5
 VERIFY_EVERY = 5
 SEEN_LIMIT = 1000
 PACE_BELOW = 50.0
+SEND_WAIT = 5.0
 MAX_COMMENT = 10_000
 MAX_TEXT = 40_000
 
@@ -368,7 +370,7 @@ class RedditFeed(FeedAdapter):
                 except (ValueError, aiohttp.ContentTypeError):
                     body = None
                 headers = resp.headers
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _Failed(f"reddit login: {type(exc).__name__}: {exc}".rstrip(": ")) from None
         if status == 200 and isinstance(body, dict) and isinstance(body.get("access_token"), str):
             self.tokens_fetched += 1
@@ -425,11 +427,18 @@ class RedditFeed(FeedAdapter):
         return 0.0
 
     async def _request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-                       data: Mapping[str, str] | None = None) -> tuple[int, Any]:
-        """An authenticated API call: (status, JSON body). 401 refreshes the token once."""
+                       data: Mapping[str, str] | None = None,
+                       max_wait: float = 900.0) -> tuple[int, Any]:
+        """An authenticated API call: (status, JSON body). 401 refreshes the token once.
+
+        Waits as `pace` says first; when that is longer than ``max_wait`` (sending: a few
+        seconds, so one item never holds up the outbox) it fails retryably instead.
+        """
         token = await self._ensure_token()
         for attempt in (1, 2):
             delay = self.pace()
+            if delay > max_wait:
+                raise _Failed(f"reddit rate limit nearly used up ({path})", 429, delay)
             if delay > 0:
                 self.pauses.append(delay)
                 await self._sleep(delay)
@@ -441,7 +450,7 @@ class RedditFeed(FeedAdapter):
                     headers = resp.headers
                     self._note_ratelimit(headers)
                     raw = await resp.read()
-            except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 raise _Failed(f"reddit {path}: {type(exc).__name__}: {exc}".rstrip(": ")) \
                     from None
             if status == 401 and attempt == 1:
@@ -565,7 +574,7 @@ class RedditFeed(FeedAdapter):
         try:
             _, body = await self._request(
                 "GET", f"/user/{self.username}/comments",
-                params={"limit": "100", "sort": "new", "raw_json": "1"})
+                params={"limit": "100", "sort": "new", "raw_json": "1"}, max_wait=SEND_WAIT)
             children = listing_children(body)
         except (_Failed, ThingError) as exc:
             raise DeliveryError(f"cannot check whether an earlier attempt was posted: "
@@ -603,7 +612,7 @@ class RedditFeed(FeedAdapter):
 
     async def _post(self, path: str, form: Mapping[str, str]) -> Any:
         try:
-            _, body = await self._request("POST", path, data=form)
+            _, body = await self._request("POST", path, data=form, max_wait=SEND_WAIT)
         except _Failed as exc:
             if exc.status is None:
                 reason = f"{exc.reason}: outcome unknown; will check before posting again"

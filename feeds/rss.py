@@ -337,7 +337,7 @@ class RssFeed(FeedAdapter):
                 return resp.status, resp.headers, bytes(body)
         except StreamError:
             raise
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise StreamError(f"{self.url}: {type(exc).__name__}: {exc}".rstrip(": ")) from None
 
     async def poll(self, etag: str | None, modified: str | None, seen: list[str]

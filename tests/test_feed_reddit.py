@@ -268,6 +268,21 @@ async def test_ratelimit_headers_are_read_and_low_remaining_slows_down(feed, red
     assert any(190 <= s <= 200 for s in slept)  # waits for the window to reset
 
 
+async def test_sending_does_not_wait_out_a_low_rate_limit(feed, reddit):
+    post = reddit.add_post("acme", "carol", "Refund?")
+    reddit.remaining, reddit.reset = 3.0, 240
+
+    async def no_sleep(seconds):
+        pass
+
+    feed._sleep = no_sleep  # the listing poll would wait out the window
+    await poll(feed, _State({}, [], {}))  # learns: 1.0 left, window resets in 240 s
+    with pytest.raises(DeliveryError) as err:
+        await feed.send(outbox("hi", post["name"]), None)
+    assert err.value.retryable and 200 <= err.value.retry_after <= 240
+    assert reddit.requests_to("/api/comment") == []
+
+
 async def test_429_on_a_listing_is_a_stream_error_with_retry_after(feed, reddit):
     reddit.faults = [("GET", "/r/", 429, {"x-ratelimit-reset": "321",
                                           "x-ratelimit-remaining": "0.0"})]

@@ -113,7 +113,7 @@ async def test_stream_resumes_from_its_cursor(server):
         if isinstance(item, Cursor):
             break
     assert [type(i) for i in got] == [Mention, Mention, Cursor]
-    etag, modified, seen = load_cursor(got[-1].value)
+    etag, _, seen = load_cursor(got[-1].value)
     assert etag == server.current_etag and len(seen) == 2
     # a new process resumes from the persisted cursor: conditional from the first request
     f2 = RssFeed("blog", {"url": server.url, "interval_seconds": 0.02})

@@ -22,8 +22,8 @@ def rss(items: list[dict], *, title: str = "Comments on Acme Blog",
         link: str = "https://blog.example.com/", language: str | None = "en-us") -> bytes:
     """An RSS 2.0 document like WordPress's comment feed (items newest first)."""
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
-           'xmlns:content="http://purl.org/rss/1.0/modules/content/">',
+           ('<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/">'),
            "<channel>", f"<title>{escape(title)}</title>", f"<link>{escape(link)}</link>"]
     if language:
         out.append(f"<language>{language}</language>")
