@@ -182,3 +182,29 @@ def test_demo_ingest_count_and_sandbox_delivery(tmp_path):
     shown = json.loads(run("case", "show", case_id, "--json", db=db).stdout)
     reply = next(e for e in shown["events"] if e["kind"] == "reply")
     assert reply["delivery"] == "delivered" and reply["remote_url"].startswith("sandbox://")
+
+
+def test_ack_promises_a_time_with_a_buffer_and_score_validates(tmp_path, replay):
+    db = tmp_path / "desk.db"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[desk]\npromise_buffer_minutes = 45\n[replies]\n'
+                   'ack = "Hi {customer}, we will be back by {promised_time}."\n')
+    run("ingest", "--feed", f"replay:{replay}", "--quiet", db=db)
+    case_id = json.loads(run("case", "list", "--json", db=db).stdout.splitlines()[0])["case_id"]
+    acked = run("--config", str(cfg), "case", "ack", case_id, "--agent", "ann", db=db)
+    assert acked.returncode == 0, acked.stderr
+    shown = json.loads(run("case", "show", case_id, "--json", db=db).stdout)
+    from datetime import datetime, timezone
+
+    promised = datetime.fromisoformat(shown["promised_by"].replace("Z", "+00:00"))
+    minutes_ahead = (promised - datetime.now(timezone.utc)).total_seconds() / 60
+    assert minutes_ahead >= 45  # the estimate plus at least the configured buffer
+    reply = next(e for e in shown["events"] if e["kind"] == "reply")
+    assert reply["body"].startswith("Hi @angry, we will be back by ")
+    assert "promised by" in run("case", "show", case_id, db=db).stdout
+    early = run("case", "score", case_id, "--score", "4", "--agent", "sup", db=db)
+    assert early.returncode == 0  # answered cases can be scored
+    bad = run("case", "score", case_id, "--score", "9", "--agent", "sup", db=db)
+    assert bad.returncode == 1 and "1 to 5" in bad.stderr
+    shown = json.loads(run("case", "show", case_id, "--json", db=db).stdout)
+    assert shown["qa"][0]["score"] == 4 and shown["qa"][0]["agent"] == "sup"

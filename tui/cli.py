@@ -392,6 +392,10 @@ def print_case(detail, store: Store) -> None:
     out(f"heat {heat:.1f}  " + "  ".join(f"{k} {v:g}" for k, v in parts.items() if v))
     if c.suggestion:
         out(f"suggestion: {c.suggestion}")
+    if c.promised_by is not None:
+        state = ("kept" if c.resolved_at and c.resolved_at <= c.promised_by else
+                 "broken" if (c.resolved_at or utcnow()) > c.promised_by else "running")
+        out(f"promised by {iso(ts(c.promised_by))} ({state})")
     if detail.earlier_cases:
         out("earlier cases: " + ", ".join(f"{e.id} ({e.status.value})"
                                           for e in detail.earlier_cases))
