@@ -769,13 +769,13 @@ class BlueskyFeed(FeedAdapter):
 
     async def _authed(self, method: str, nsid: str, *, params=None,
                       body=None) -> tuple[int, Mapping[str, str], Any]:
-        """An authenticated call; on ExpiredToken refresh the session and try once more."""
+        """An authenticated call; on ExpiredToken (or any 401) refresh the session and try
+        once more (refreshSession, else a new createSession)."""
         session = await self._ensure_session()
         status, headers, data = await self._xrpc(method, nsid, params=params, body=body,
                                                  token=session["accessJwt"])
         error, _ = _error_of(data)
-        if (status == 400 and error == "ExpiredToken") or (
-                status == 401 and error in ("ExpiredToken", "InvalidToken")):
+        if (status == 400 and error in ("ExpiredToken", "InvalidToken")) or status == 401:
             session = await self._refresh_session(session["accessJwt"])
             status, headers, data = await self._xrpc(method, nsid, params=params, body=body,
                                                      token=session["accessJwt"])
@@ -884,8 +884,6 @@ class BlueskyFeed(FeedAdapter):
             "createdAt": _iso(datetime.now(timezone.utc)),
             "reply": refs,
         }
-        if target is not None and target.lang:
-            record["langs"] = [target.lang]
         facets = await self._facets(text)
         if facets:
             record["facets"] = facets
