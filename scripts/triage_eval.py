@@ -46,7 +46,7 @@ class EvalCase:
 
 
 def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return datetime.fromisoformat(value)
 
 
 def load_cases(path: str) -> list[EvalCase]:

@@ -46,11 +46,15 @@ class MentionSignal:
 HOT_THRESHOLD = 50.0
 
 # An earlier mention's problem still counts at this share while the thread stays upset;
-# a latest mention that is calm (resolved, or reads positive) lets the case cool.
+# a latest mention that reads calm (CALM or warmer: praise, thanks, "all sorted now")
+# lets the case cool.
 CARRY = 0.5
 CALM = 0.3
-# Followers: amplification starts at 100 and is full at 50k; an account past about
-# 30k that complains is a stake of its own (the rubric's "more than 50k followers").
+# Urgency floors for posts without a stake: a mild problem, then a question to answer.
+PROBLEM_FLOOR = 0.2
+QUESTION_FLOOR = 0.1
+# Followers: amplification starts at 100 and is full at 50k. A complaint from an
+# account of about 30k up (fully at 60k) is a stake of its own, as in the rubric.
 _REACH_FLOOR, _REACH_FULL = 2.0, math.log10(50_000)
 _BIG_FROM, _BIG_SPAN = 4.5, 0.3
 _BIG_STAKE = 0.7
@@ -63,39 +67,42 @@ def problem_level(parts: Mapping[str, float], weights: HeatWeights) -> float:
 
 
 def reach_factor(followers: int) -> float:
-    """0..1 on a log scale: nothing under 100 followers, full at 50k."""
+    """0..1 on a log scale: nothing up to 100 followers, full at 50k."""
     if followers <= 100:
         return 0.0
     return min(1.0, (math.log10(followers) - _REACH_FLOOR) / (_REACH_FULL - _REACH_FLOOR))
 
 
-def _big_account(followers: int) -> float:
-    """0..1: how surely the author is a big account (about 30k up, fully at 60k)."""
+def big_account(followers: int) -> float:
+    """0..1: how surely the author is a big account (from about 30k, fully at 60k)."""
     if followers <= 0:
         return 0.0
     return max(0.0, min(1.0, (math.log10(followers) - _BIG_FROM) / _BIG_SPAN))
 
 
-# Urgency floors for posts without a stake: a mild problem, a question to answer.
-PROBLEM_FLOOR = 0.2
-QUESTION_FLOOR = 0.1
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What one mention says about the case, each 0..1."""
+
+    negativity: float  # the customer-service sentiment, negative side
+    stakes: float      # money, safety, legal, going public, failed contacts, privacy, hacked
+    floor: float       # PROBLEM_FLOOR, QUESTION_FLOOR or 0: the least urgency it deserves
+    complaint: float   # how surely it is a complaint at all (0: praise, a neutral question)
 
 
-def _mention_problem(m: MentionSignal) -> tuple[float, float, float]:
-    """(negativity, stakes, floor) of one mention, each 0..1.
-
-    The floor ranks a mild problem over a question over chit-chat; a calm post
-    (praise, thanks) gets none.
-    """
-    strength, _ = sentiment.stakes(m.text, m.sentiment)
-    floor = 0.0
+def read_mention(m: MentionSignal) -> Problem:
+    """The problem in one mention, from its stored sentiment and its text (no VADER)."""
+    stakes, _ = sentiment.stakes(m.text, m.sentiment)
+    neg = max(0.0, -m.sentiment)
+    floor = problem = 0.0
     if m.sentiment < CALM:
         lex = sentiment.lexical(m.text)
-        if "problem" in lex.sure:
-            floor = PROBLEM_FLOOR
+        if "problem" in lex.sure or "distress" in lex.sure:
+            floor = problem = PROBLEM_FLOOR
         elif lex.question:
             floor = QUESTION_FLOOR
-    return max(0.0, -m.sentiment), strength, floor
+    complaint = min(1.0, max(stakes / 0.3, problem * 5.0, max(0.0, neg - 0.25) / 0.35))
+    return Problem(neg, stakes, floor, complaint)
 
 
 def static_parts(
@@ -104,32 +111,33 @@ def static_parts(
     """Every part but SLA pressure, for a case's customer mentions (oldest first).
 
     The latest mention carries the case: its negativity (the customer-service
-    sentiment) and its stakes (urgency). Earlier mentions count at half while the
+    sentiment) and its stakes (urgency). Earlier mentions count at CARRY while the
     thread stays upset, not once the latest reads calm. Reach, repeat contact and thread
     velocity only scale the problem found, so praise stays cool whoever posts it; a
-    complaint from a big account is a stake in itself.
+    complaint from a big account is a stake in itself and reads as a serious one.
     """
     if not mentions:
         return {"negativity": 0.0, "urgency": 0.0, "reach": 0.0, "repeat": 0.0, "velocity": 0.0}
     latest = mentions[-1]
-    neg, stake, floor = _mention_problem(latest)
-    calm = latest.sentiment >= CALM
-    if len(mentions) > 1 and not calm:
+    now = read_mention(latest)
+    neg, stakes, complaint = now.negativity, now.stakes, now.complaint
+    if len(mentions) > 1 and latest.sentiment < CALM:
         for earlier in mentions[:-1]:
-            e_neg, e_stake, _ = _mention_problem(earlier)
-            neg, stake = max(neg, CARRY * e_neg), max(stake, CARRY * e_stake)
+            before = read_mention(earlier)
+            neg = max(neg, CARRY * before.negativity)
+            stakes = max(stakes, CARRY * before.stakes)
+            complaint = max(complaint, CARRY * before.complaint)
     followers = max(0, latest.followers)
-    # 0 for praise and neutral questions, 1 for a plain complaint
-    complaint = min(1.0, max(neg, stake, floor if floor == PROBLEM_FLOOR else 0.0) / 0.3)
-    big = _big_account(followers) * complaint
+    big = big_account(followers) * complaint
     if big:
-        stake = 1.0 - (1.0 - stake) * (1.0 - _BIG_STAKE * big)
+        stakes = 1.0 - (1.0 - stakes) * (1.0 - _BIG_STAKE * big)
+        neg += (1.0 - neg) * 0.5 * big
     parts = {
         "negativity": round(weights.negativity * neg, 1),
-        "urgency": round(weights.urgency * max(stake, floor), 1),
+        "urgency": round(weights.urgency * max(stakes, now.floor), 1),
     }
     level = problem_level(parts, weights)
-    parts["reach"] = round(weights.reach * reach_factor(followers) * complaint * max(level, 0.5), 1)
+    parts["reach"] = round(weights.reach * reach_factor(followers) * complaint, 1)
     parts["repeat"] = round(weights.repeat * min(1.0, prior_cases / 2) * level, 1)
     parts["velocity"] = round(weights.velocity * min(1.0, (len(mentions) - 1) / 2) * level, 1)
     return parts

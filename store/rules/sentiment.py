@@ -48,22 +48,32 @@ _N = "{two,three,four,five,six,seven,2,3,4,5,6,7,several,multiple,numerous,count
 _NTH = "{second,third,fourth,fifth,sixth,2nd,3rd,4th,5th,6th}"
 _CONTACT = "{call,calls,email,emails,e-mails,message,messages,chat,chats,dm,dms,post,posts}"
 _NOBODY = "{no one,no-one,noone,nobody,no1}"
+_WAYS = ("emailed", "phoned", "called", "rang", "messaged", "tweeted", "dm'd", "written")
+_TRIED_TWO_WAYS = "|".join(f"{a}{sep}{b}" for a in _WAYS for b in _WAYS if a != b
+                           for sep in (", ", " and "))  # "emailed, phoned and ..."
 _LEXICON: dict[str, dict[float, str]] = {
     "money": {
-        0.8: "charged twice|charged me twice|charged {three,3} times|charged me {three,3} times|"
-             "double charged|double-charged|charged me for|charged for a|wrongly charged|"
+        0.8: "{charged,billed,debited,paid} twice|{charged,billed,debited} me twice|"
+             f"{{charged,billed,debited}} {_N} times|{{charged,billed,debited}} me {_N} times|"
+             "double charged|double-charged|double billed|doppelt belastet|zweimal belastet|overdrawn|refund still outstanding|"
+             "outstanding refund|where is my {refund,money}|where's my {refund,money}|"
+             "want my money|pay me back|charged me for|charged for a|wrongly charged|"
              "still charged|charged anyway|overcharged|unauthorised charge|"
              "unauthorized charge|taken money|took money|taken £|taken €|took £|took €|"
              "taken from my account|left my account|out of my account|money back|my money|"
              "out of pocket|owe me|you owe|my rent|rent money|my bills|mortgage|"
-             "can't afford|cannot afford|never arrived|not arrived|never received|"
-             "not received|not been refunded|haven't been refunded|no refund|refund never|"
+             "can't afford|cannot afford|not been refunded|haven't been refunded|still no refund|"
+             "no refund yet|without a refund|refund never|empty box|empty parcel|tampered|"
              "robbed|rip-off|ripped off|stolen|stole|went missing|gone missing|"
              "lost my {parcel,order,package}|no record of|cobrado dos veces|"
              "doppelt abgebucht|zweimal abgebucht|prélevé deux fois|débité deux fois|"
              "addebitato due volte|nie angekommen|nunca llegó|jamás llegó|jamais reçu|"
              "jamais arrivé|mai arrivato|mai ricevuto",
-        0.45: "refund|charged|charge me|paid for|erstattung|rückerstattung|geld zurück|"
+        0.45: "refund|charged|charge me|billed|paid for|compensation|reimburse|"
+              "never arrived|not arrived|never received|not received|never came|no refund|"
+              "{says,marked,marked as,shows,shows as,showing as} delivered|on my statement|"
+              "payment from you|charge from you|belastet|"
+              "erstattung|rückerstattung|geld zurück|"
               "reembolso|devolución|remboursement|rimborso|missing|disappeared|balance|"
               "deducted|debited|abgebucht|cobrado|cobro|prélevé|addebit|lost$",
     },
@@ -74,27 +84,35 @@ _LEXICON: dict[str, dict[float, str]] = {
              "hospital|emergency room|ambulance|paramedic|stitches|concussion|bleeding|"
              "allergic reaction|food poisoning|electric shock|electrocut|carbon monoxide|"
              "choking|could have been killed|could have died|nearly died|near miss|"
-             "unsafe|dangerous|hazard|rauch|verbrannt|verbrennung|geschmolzen|verletz|"
+             "unsafe|dangerous|hazard|gas leak|leaking gas|{smelled,smelt,smell of} gas|"
+             "{could,could have} {kill,killed} |kill someone|rauch|verbrannt|verbrennung|geschmolzen|verletz|"
              "krankenhaus|notaufnahme|gefährlich|incendio|humo|quemad|quemó|herid|"
              "urgencias|peligros|pris feu|prend feu|fumée|brûl|blessé|blessure|hôpital|"
              "urgences|dangereu|preso fuoco|fumo|ustion|bruciat|ferit|ospedale|"
              "pronto soccorso|pericolos",
         0.5: "recall|rückruf|retirada|rappel|richiamo|snapped|gave way|came off|came apart|"
              "came loose|fell off|i fell|fell over|collapsed|hurt$|fire$|feuer|fuego|feu$|"
-             "fuoco|sharp edge|cut my|rash$",
+             "fuoco|sharp edge|cut my|rash$|could have been|accident|sparked|sparking|"
+             "tripped the|caught alight|cracked|slipped|sprain",
     },
     "legal": {
-        0.9: "{my,a,our} {lawyer,solicitor,attorney}|legal action|legal advice|"
+        0.9: "{speak,speaking,talk,talking,contact,contacting,call,calling,pass,passing,"
+             "forward,forwarding,hand,handing,going,taking this} to {my,a} "
+             "{lawyer,solicitor,attorney}|{lawyer,solicitor,attorney} {will,is} |"
+             "hear from my|instructed a|legal action|legal advice|"
              "sue you|suing|see you in court|small claims|trading standards|ombudsman|"
              "regulator|citizens advice|consumer rights|consumer protection|"
              "consumer council|chargeback|charge back|card dispute|raised a dispute|"
              "dispute with my|dispute the|card provider|card issuer|section 75|ico$|"
              "gdpr|unlawful|illegal|discriminat|equality act|false advertising|"
-             "reported {it,you,this,them} to|report you to|formal complaint|"
+             "reported {it,you,this,them} to|reported to|report you to|reporting you|"
+             "formal complaint|card company|paypal {claim,dispute,case}|médiateur|"
+             "mediatore|"
              "anwalt|anwältin|verbraucherzentrale|schlichtungsstelle|klage|abogad|"
              "demanda|denuncia|oficina del consumidor|consumo$|avocat|plainte|tribunal|"
              "associazione consumatori|avvocat|codacons|garante",
-        0.6: "lawyer|solicitor|attorney|misleading|my bank|the bank|bank's next|"
+        0.6: "lawyer|solicitor|attorney|misleading|my mp$|humiliat|racis|profiled|"
+             "profiling|accused {me,my,us,him,her}|called {me,him,her,my son,my daughter} a|my bank|the bank|bank's next|"
              "bank is next|bank next|court$|legal$|police|reclamación|reclamacion|"
              "con el banco|mi banco|meine bank|ma banque|la mia banca|alla banca",
     },
@@ -106,10 +124,10 @@ _LEXICON: dict[str, dict[float, str]] = {
              "posting this everywhere|all over social|never shopping|never shop|"
              "never buy from|never buying from|never ordering|taking my business|"
              "take my business|shop elsewhere|lost a customer|lost my custom|"
-             "won't be back|wont be back|boycott|cancel my membership|"
-             "cancelling my membership|close my account|closing my account|"
-             "delete my account|presse|zeitung|prensa|periódico|stampa|giornale",
-        0.4: "never again|nie wieder|nunca más|plus jamais|mai più|elsewhere|"
+             "won't be back|wont be back|boycott|lost a {loyal,long-term,good} customer|"
+             "{cancel,cancelling,cancelled,close,closing,delete,deleting} my "
+             "{membership,account,subscription}|presse|zeitung|prensa|periódico|stampa|giornale",
+        0.4: "never again|i'm done|im done|nie wieder|nunca más|plus jamais|mai più|elsewhere|"
              "last time i|publish|article|readers|deadline|complaints|review sites|"
              "trustpilot|screenshot|switching to|unless|or else|you have until|"
              "until monday|by monday|by tomorrow|if i don't hear|if this isn't|"
@@ -123,19 +141,27 @@ _LEXICON: dict[str, dict[float, str]] = {
              "{called,rang,phoned,emailed,asked,chased,messaged,contacted} twice|"
              "nothing {they,we,you} can do|nothing they could do|"
              f"{_N} {_CONTACT}|no reply|no replies|zero replies|no response|"
+             "not {one,a single} {reply,response,word,answer}|heard nothing|"
+             "{haven't,have not,never,not} heard back|"
+             "{hasn't,haven't,has not,have not,never,nobody has,no one has} {got,gotten,come} back|"
+             "{nobody,no one} will tell|{nobody,no one} can tell|still no {answer,word,reply}|"
+             f"{_TRIED_TWO_WAYS}|"
+             "{deuxième,troisième,quatrième} {message,mail,e-mail,appel,relance}|"
+             "sans réponse|cut off|hung up|closed the chat|chat closed|left on read|unanswered|"
+             "never called|promised a call|promised to call|"
              "no answer|never replied|never answered|never got back|never called back|"
              f"{_NOBODY} {{answers,answered,replies,replied,responds,responded,gets back,"
              "got back,picks up,called back}|ignored|ignoring|on hold|transferred me|"
              "passed around|pillar to post|round in circles|retell|copy-paste|"
              "copy and paste|canned response|same reply|same response|same answer|"
-             "still waiting|chased|chasing|{zum,das} {zweiten,dritten,vierten} mal|"
+             "chased|chasing|{zum,das} {zweiten,dritten,vierten} mal|"
              "{zweimal,dreimal,viermal,fünfmal}|keine antwort|niemand antwortet|"
              "{segunda,tercera,cuarta} vez|{dos,tres,cuatro,cinco} veces|nadie contesta|"
              "nadie responde|sin respuesta|{deuxième,troisième,quatrième} fois|"
              "{deux,trois,quatre,cinq} fois|aucune réponse|pas de réponse|"
              "personne ne répond|{seconda,terza,quarta} volta|"
              "{due,tre,quattro,cinque} volte|nessuna risposta|nessuno risponde",
-        0.45: f"{_NTH} time|still no|still nothing|still hasn't|still haven't|"
+        0.45: f"{_NTH} time|still waiting|still no|still nothing|still hasn't|still haven't|"
               "still not|weeks$|a month|months$|again$|twice$|angerufen|ho chiamato|"
               "llamado|appelé",
     },
@@ -149,29 +175,38 @@ _LEXICON: dict[str, dict[float, str]] = {
         0.5: "someone else|somebody else|someone elses|another customer|other customer|"
              "another person|another user|other people's|a stranger|aren't mine|"
              "isn't mine|not mine|not my order|wasn't mine|un altro cliente|"
-             "otro cliente|un autre client|eines anderen|anderen kunden",
+             "otro cliente|un autre client|eines anderen|anderen kunden|otra persona|"
+             "autre personne|altra persona|andere person|anderen person",
     },
     "pii": {
         0.5: "name$|names$|address|phone number|email address|date of birth|"
              "card number|last four|card details|bank details|details$|"
              "nome$|indirizzo|numero di telefono|nombre|dirección|teléfono|adresse|"
-             "téléphone|telefonnummer",
+             "téléphone|telefonnummer|datos$|données|dati$|daten$",
     },
     "hacked": {
         0.9: "hacked|hacker|account compromised|compromised|taken over|wasn't me|"
              "was not me|unauthorised|unauthorized|phishing|fake account|impersonat|"
              "lock my account|freeze my account|secure my account|someone logged|"
              "someone used my|someone ordered|someone accessed|identity theft|"
+             "changed {my,the} {email,password} on my account|changed my {email,password}|"
+             "i {didn't,did not,never} {order,place,make,authorise,authorize,do this}|"
+             "{orders,order,purchases} i {didn't,did not,never} make|someone placed|"
+             "someone has {placed,been using,used}|"
+             "{password,email,account,address} {was,has been,got} changed|"
              "fraudulent|gehackt|hackeado|piraté|hackerato",
-        0.5: "fraud|scam|betrug|estafa|arnaque|truffa",
+        0.5: "fraud|scam|betrug|estafa|arnaque|truffa|i don't recognise|i don't recognize|"
+             "didn't recognise|don't recognise|unknown address|never heard of|"
+             "{haven't,have not,didn't,did not,never} {bought,ordered,purchased}",
     },
     # Modifiers: not stakes themselves.
     "distress": {
-        0.6: "unacceptable|disgusting|disgrace|appalling|outrageous|furious|livid|"
+        0.6: "unacceptable|disgust|disgrace|appall|outrag|furious|livid|inakzeptabel|"
              "fed up|sick of|sick and tired|last straw|enough is enough|shambles|"
              "incompetent|useless|panic|scared|terrified|frightened|in tears|devastated|"
              "urgent|asap|immediately|right now|sort it|sort this|i want my|please help|"
-             "how dare|not good enough|shocking|wtf|thanks for nothing|"
+             "how dare|not good enough|shocking|wtf|thanks for nothing|funeral|"
+             "wedding|this is serious|"
              "inaccettabile|inacceptable|inaceptable|unverschämt|skandal|vergogna|"
              "vergüenza|scandale",
     },
@@ -205,7 +240,8 @@ _LEXICON: dict[str, dict[float, str]] = {
     "praise": {
         0.8: "no complaints|can't complain|cannot complain|can't fault|cannot fault|"
              "not a complaint|no issue|not bad|is sick|so sick|proper sick|killer|"
-             "scam? nope|scam? no$|rip-off? nope|would die for|to die for|"
+             "scam? nope|scam? no$|rip-off? nope|would die for|to die for|kill for|"
+             "sick.|sick!|"
              "kein grund zur klage|nichts zu meckern|niente da dire|nada que objetar|"
              "rien à redire|danke|merci|gracias|grazie|diolch|obrigad|wie neu|"
              "come nuovo|como nuevo|comme neuf|toll$|klasse$|perfekt|wunderbar|"
