@@ -36,7 +36,8 @@ from typing import NamedTuple
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 # Kinds of stake, as the desk's rubric names them; every other kind is a modifier.
-STAKE_KINDS = ("money", "safety", "legal", "public", "contacts", "privacy", "hacked")
+STAKE_KINDS = ("money", "safety", "legal", "press", "leave", "ultimatum", "contacts",
+               "privacy", "hacked")
 _STAKE_SET = frozenset(STAKE_KINDS)
 
 # kind -> {weight: terms}. A term matches at the start of a word and as a prefix
@@ -60,8 +61,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "want my money|pay me back|charged me for|charged for a|wrongly charged|"
              "still charged|charged anyway|overcharged|unauthorised charge|"
              "unauthorized charge|taken money|took money|taken £|taken €|took £|took €|"
-             "taken from my account|left my account|out of my account|money back|my money|"
-             "out of pocket|owe me|you owe|my rent|rent money|my bills|mortgage|"
+             "taken from my account|left my account|out of my account|"
+             "out of pocket|owe me|you owe|my rent$|rent money|my bills|mortgage|"
              "can't afford|cannot afford|not been refunded|haven't been refunded|still no refund|"
              "no refund yet|without a refund|refund never|empty box|empty parcel|tampered|"
              "robbed|rip-off|ripped off|stolen|stole|went missing|gone missing|"
@@ -75,24 +76,28 @@ _LEXICON: dict[str, dict[float, str]] = {
               "payment from you|charge from you|belastet|"
               "erstattung|rückerstattung|geld zurück|"
               "reembolso|devolución|remboursement|rimborso|missing|disappeared|balance|"
-              "deducted|debited|abgebucht|cobrado|cobro|prélevé|addebit|lost$",
+              "deducted|debited|abgebucht|cobrado|cobro|prélevé|addebit|lost$|my money$|"
+              "money back",
     },
     "safety": {
         0.9: "caught fire|on fire$|burst into flames|flames|smoking|smoke$|burnt|burned|"
              "burns$|scorch|melted|melting|exploded|explosion|overheat|too hot to touch|"
              "injur|fractur|broke my {arm,wrist,leg,ankle,nose,finger,toe}|a&e|a & e|"
-             "hospital|emergency room|ambulance|paramedic|stitches|concussion|bleeding|"
+             "hospital$|hospitals$|hospitalised|hospitalized|emergency room|ambulance|"
+             "paramedic|{needed,got,had,needing} stitches|concussion|was bleeding|"
+             "started bleeding|bleeding heavily|"
              "allergic reaction|food poisoning|electric shock|electrocut|carbon monoxide|"
              "choking|could have been killed|could have died|nearly died|near miss|"
-             "unsafe|dangerous|hazard|gas leak|leaking gas|{smelled,smelt,smell of} gas|"
+             "unsafe|dangerous$|hazard|gas leak|leaking gas|{smelled,smelt,smell of} gas|"
              "{could,could have} {kill,killed} |kill someone|rauch|verbrannt|verbrennung|geschmolzen|verletz|"
-             "krankenhaus|notaufnahme|gefährlich|incendio|humo|quemad|quemó|herid|"
+             "krankenhaus|notaufnahme|gefährlich|incendio|humo$|quemad|quemó|herid|"
              "urgencias|peligros|pris feu|prend feu|fumée|brûl|blessé|blessure|hôpital|"
-             "urgences|dangereu|preso fuoco|fumo|ustion|bruciat|ferit|ospedale|"
+             "urgences|dangereu|preso fuoco|fumo$|ustion|bruciat|ferit|ospedale|"
              "pronto soccorso|pericolos",
-        0.5: "recall|rückruf|retirada|rappel|richiamo|snapped|gave way|came off|came apart|"
+        0.5: "a recall|the recall|recall notice|recalled|safety recall|product recall|"
+             "rückruf|retirada|rappel|richiamo|snapped|gave way|came off|came apart|"
              "came loose|fell off|i fell|fell over|collapsed|hurt$|fire$|feuer|fuego|feu$|"
-             "fuoco|sharp edge|cut my|rash$|could have been|accident|sparked|sparking|"
+             "fuoco|sharp edge|cut my|rash$|could have been|accident$|accidents$|sparked|sparking|"
              "tripped the|caught alight|cracked|slipped|sprain",
     },
     "legal": {
@@ -116,23 +121,30 @@ _LEXICON: dict[str, dict[float, str]] = {
              "bank is next|bank next|court$|legal$|police|reclamación|reclamacion|"
              "con el banco|mi banco|meine bank|ma banque|la mia banca|alla banca",
     },
-    "public": {
+    "press": {  # going public
         0.8: "going to the press|go to the press|to the press|the papers|newspaper|"
-             "local paper|local news|"
-             "journalist|reporter|press office|for comment|watchdog|go public|"
-             "going public|tell everyone|warn {everyone,others,people}|"
-             "posting this everywhere|all over social|never shopping|never shop|"
-             "never buy from|never buying from|never ordering|taking my business|"
-             "take my business|shop elsewhere|lost a customer|lost my custom|"
-             "won't be back|wont be back|boycott|lost a {loyal,long-term,good} customer|"
+             "local paper|local news|journalist|reporter|press office|for comment$|"
+             "watchdog|go public|going public|tell everyone|warn {everyone,others,people}|"
+             "posting this everywhere|all over social|presse$|zeitung|prensa|periódico|"
+             "stampa|giornale",
+        0.4: "publish|article|readers|deadline|complaints|review sites|trustpilot|"
+             "screenshot",
+    },
+    "leave": {  # taking their custom elsewhere
+        0.8: "never shopping {again,with,here}|never shop {again,with,here}|never buy from|"
+             "never buying from|never ordering {again,from}|"
+             "taking my business|take my business|shop elsewhere|lost a customer|"
+             "lost my custom|won't be back|wont be back|boycott|"
+             "lost a {loyal,long-term,good} customer|"
              "{cancel,cancelling,cancelled,close,closing,delete,deleting} my "
-             "{membership,account,subscription}|presse|zeitung|prensa|periódico|stampa|giornale",
-        0.4: "never again|i'm done|im done|nie wieder|nunca más|plus jamais|mai più|elsewhere|"
-             "last time i|publish|article|readers|deadline|complaints|review sites|"
-             "trustpilot|screenshot|switching to|unless|or else|you have until|"
-             "until monday|by monday|by tomorrow|if i don't hear|if this isn't|"
-             "otherwise i|last chance|final chance|si mañana no|sinon|altrimenti|"
-             "ansonsten",
+             "{membership,account,subscription}",
+        0.4: "never again|i'm done|im done|nie wieder|nunca más|plus jamais|mai più|"
+             "elsewhere|last time i|switching to",
+    },
+    "ultimatum": {  # a deadline before the customer acts: backs whatever stake it carries
+        0.4: "unless|or else|you have until|until monday|by monday|by tomorrow|"
+             "if i don't hear|if this isn't|otherwise i|last chance|final chance|"
+             "si mañana no|sinon|altrimenti|ansonsten",
     },
     "contacts": {
         0.7: f"{_NTH} {_CONTACT}|{_NTH} time i|{_NTH} time asking|"
@@ -147,14 +159,14 @@ _LEXICON: dict[str, dict[float, str]] = {
              "{nobody,no one} will tell|{nobody,no one} can tell|still no {answer,word,reply}|"
              f"{_TRIED_TWO_WAYS}|"
              "{deuxième,troisième,quatrième} {message,mail,e-mail,appel,relance}|"
-             "sans réponse|cut off|hung up|closed the chat|chat closed|left on read|unanswered|"
+             "sans réponse|closed the chat|chat closed|left on read|unanswered|"
              "never called|promised a call|promised to call|"
              "no answer|never replied|never answered|never got back|never called back|"
              f"{_NOBODY} {{answers,answered,replies,replied,responds,responded,gets back,"
              "got back,picks up,called back}|ignored|ignoring|on hold|transferred me|"
              "passed around|pillar to post|round in circles|retell|copy-paste|"
              "copy and paste|canned response|same reply|same response|same answer|"
-             "chased|chasing|{zum,das} {zweiten,dritten,vierten} mal|"
+             "{zum,das} {zweiten,dritten,vierten} mal|"
              "{zweimal,dreimal,viermal,fünfmal}|keine antwort|niemand antwortet|"
              "{segunda,tercera,cuarta} vez|{dos,tres,cuatro,cinco} veces|nadie contesta|"
              "nadie responde|sin respuesta|{deuxième,troisième,quatrième} fois|"
@@ -163,12 +175,14 @@ _LEXICON: dict[str, dict[float, str]] = {
              "{due,tre,quattro,cinque} volte|nessuna risposta|nessuno risponde",
         0.45: f"{_NTH} time|still waiting|still no|still nothing|still hasn't|still haven't|"
               "still not|weeks$|a month|months$|again$|twice$|angerufen|ho chiamato|"
-              "llamado|appelé",
+              "llamado|appelé|chased|chasing|cut off|hung up",
     },
     "privacy": {
-        0.9: "data leak|data breach|privacy|personal data|personal details|leaked|"
-             "datenschutz|personenbezogen|privacidad|datos personales|"
-             "données personnelles|vie privée|dati personali|violazione",
+        0.9: "data leak|data breach|privacy breach|breach of {privacy,my privacy}|leaked|"
+             "gdpr breach|datenleck|datenschutzverletzung|violazione|fuga de datos|"
+             "fuite de données",
+        0.5: "privacy|personal data|personal details|exposed|datenschutz|personenbezogen|"
+             "privacidad|datos personales|données personnelles|vie privée|dati personali",
     },
     # Privacy needs both: someone else's ... and a piece of personal data.
     "other_person": {
@@ -272,7 +286,8 @@ _LEXICON: dict[str, dict[float, str]] = {
     },
 }
 
-_WEAK = {"money": 0.45, "safety": 0.5, "legal": 0.6, "public": 0.4, "contacts": 0.45,
+_WEAK = {"money": 0.45, "safety": 0.5, "legal": 0.6, "press": 0.4, "leave": 0.4,
+         "ultimatum": 0.4, "contacts": 0.45, "privacy": 0.5,
          "hacked": 0.5}  # the weight at and under which a term is ambiguous
 
 
@@ -482,6 +497,8 @@ def assess(lex: Lexical, felt: float) -> tuple[float, frozenset[str]]:
                     found[kind] = w
     if lex.money_amount and (found or felt < -0.2) and found.get("money", 0.0) < 0.45:
         found["money"] = 0.45
+    if len(found) == 1 and "ultimatum" in found:
+        del found["ultimatum"]  # "unless it sells out" is no threat
     if not found:
         return 0.0, frozenset()
     miss = 1.0
