@@ -67,7 +67,6 @@ class DeskApp(App[int]):
         no_color: bool | None = None,
         clock: Callable[[], datetime] | None = None,
         tz: tzinfo | None = None,
-        wallboard: bool = False,
         live: bool = True,
     ) -> None:
         super().__init__()
@@ -80,7 +79,6 @@ class DeskApp(App[int]):
         self.runtime = None
         self.clock = clock or utcnow
         self.tz = tz  # None: the terminal's local time
-        self.start_wallboard = wallboard
         # live=False (tests, snapshots): no periodic re-rank or presence refresh.
         self.live = live
         self.no_color = (bool(os.environ.get("NO_COLOR")) if no_color is None else no_color)
@@ -150,8 +148,6 @@ class DeskApp(App[int]):
         from tui.desk import DeskScreen
 
         await self.push_screen(DeskScreen())
-        if self.start_wallboard:
-            self.open_wallboard()
 
     async def _start_ingest(self) -> None:
         from tui.runtime import IngestRuntime, build_adapters
@@ -191,11 +187,7 @@ class DeskApp(App[int]):
         except ImportError:
             self.notify("The wallboard is not available in this build.", severity="warning")
             return
-        try:
-            screen = WallboardScreen(self.store, self.config)
-        except TypeError:
-            screen = WallboardScreen()
-        self.push_screen(screen)
+        self.push_screen(WallboardScreen(self.store, self.config, live=self.live))
 
     def now(self) -> datetime:
         """The desk's idea of "now", in the desk's time zone (injectable for tests)."""
@@ -216,9 +208,16 @@ def run_desk(args: argparse.Namespace, config: Config, wallboard: bool = False) 
     """Run the desk (or the wallboard) in this terminal; returns the exit code."""
     from tui.cli import agent_name
 
-    feeds = _feed_tables(args, config) if not wallboard else None
+    if wallboard:
+        try:
+            from tui.wallboard import run_wallboard
+        except ImportError:
+            sys.stderr.write("heatdesk: the wallboard is not available in this build\n")
+            return 1
+        return run_wallboard(args, config)
+    feeds = _feed_tables(args, config)
     app = DeskApp(config=config, db=getattr(args, "db", None), agent=agent_name(args),
-                  feeds=feeds, theme=getattr(args, "theme", None), wallboard=wallboard)
+                  feeds=feeds, theme=getattr(args, "theme", None))
     code = app.run()
     if app.error:
         sys.stderr.write(f"heatdesk: {app.error}\n")

@@ -4,7 +4,8 @@ A ``ModalScreen`` around a ``TextArea`` with a live count against the platform's
 limit, saved replies on ``ctrl+t`` (with {customer}, {promised_time}, {agent}, {brand}
 filled in), and the draft checks (tone, personal data in public) shown as a warning
 line before a public reply goes out: the first ``ctrl+s`` shows them, a second one sends
-anyway. ``esc`` cancels, asking first when the draft is not empty. Dismisses with the
+anyway. ``esc`` cancels, asking first when the draft is not empty (a template the agent
+did not touch counts as empty: nothing of theirs would be lost). Dismisses with the
 text to send, or ``None``.
 
 Decisions: Bluesky counts graphemes (what a reader sees as one character), the others
@@ -114,7 +115,8 @@ class Composer(ModalScreen[str | None]):
     Composer .context { color: $text-muted; width: 1fr; height: auto; max-height: 3; }
     Composer TextArea { height: 8; min-height: 3; }
     Composer .count { width: 1fr; }
-    Composer .warnings { color: $text-warning; width: 1fr; height: auto; }
+    Composer .warnings { color: $text-warning; width: 1fr; height: auto; display: none; }
+    Composer .warnings.-shown { display: block; }
     Composer .hint { color: $text-muted; width: 1fr; }
     """
 
@@ -170,6 +172,7 @@ class Composer(ModalScreen[str | None]):
         if self._warned_for is not None and self.draft != self._warned_for:
             self._warned_for = None
             self.query_one("#warnings", Static).update("")
+            self.query_one("#warnings").remove_class("-shown")
 
     def _update_count(self) -> None:
         n = length_of(self.draft, self.platform)
@@ -197,7 +200,9 @@ class Composer(ModalScreen[str | None]):
                 self._warned_for = self.draft
                 warn = Text("⚠ " + "; ".join(clean(i) for i in issues), style="bold")
                 warn.append("  — ctrl+s again to send anyway", style="")
-                self.query_one("#warnings", Static).update(warn)
+                box = self.query_one("#warnings", Static)
+                box.update(warn)
+                box.add_class("-shown")
                 return
         self.dismiss(text)
 

@@ -59,6 +59,7 @@ FOLLOW_WAIT = 0.25
 RERANK_EVERY = 5.0
 PRESENCE_EVERY = 10.0
 PREVIEW_DELAY = 0.2
+STATUS_EVERY = 2.0
 VIEW_LABELS = {"open": "open", "mine": "mine", "escalated": "escalated",
                "breaching": "breaching", "resolved_today": "resolved today", "all": "all"}
 
@@ -93,6 +94,8 @@ class DeskScreen(Screen):
         self._presence_case: int | None = None
         self._typing_case: int | None = None
         self._status_cache = ""
+        self.outbox_pending = 0
+        self.feeds_down: list[str] = []
         for binding in unbound_actions(self.config.keys):
             self._bindings.key_to_bindings.setdefault(binding.key, []).append(binding)
 
@@ -161,10 +164,15 @@ class DeskScreen(Screen):
         self.seq = seq
         self.loaded.set()
         self._after_load()
+        await self._check_outbox_and_feeds()
+        last_check = time.monotonic()
         while True:
             await store.wait_for_change(FOLLOW_WAIT)
             try:
                 await self.apply_changes()
+                if time.monotonic() - last_check >= STATUS_EVERY:
+                    last_check = time.monotonic()
+                    await self._check_outbox_and_feeds()
             except StoreError as exc:  # a transient store problem: say so, keep following
                 self.notify(f"store: {exc}", severity="error", timeout=5, markup=False)
                 await asyncio.sleep(1.0)
@@ -186,6 +194,14 @@ class DeskScreen(Screen):
             self.model.upsert(rows)  # the queue keeps its cursor on the same case
             if self.open_id in changes.case_ids:
                 await self.refresh_pane(keep_scroll=True)
+
+    async def _check_outbox_and_feeds(self) -> None:
+        """Refresh the status line's outbox count and feed warnings."""
+        self.outbox_pending = await self.store.pending_outbox()
+        health = await self.store.feed_health()
+        self.feeds_down = sorted(name for name, h in health.items()
+                                 if h.get("connected") is False)
+        self._update_status()
 
     def select_case(self, case_id: int) -> bool:
         """Highlight a case in the queue (False when the current view does not show it)."""
@@ -252,6 +268,13 @@ class DeskScreen(Screen):
         if m.marks:
             line.append(" │ ")
             line.append(f"{len(m.marks)} marked", style="bold magenta")
+        if self.outbox_pending:
+            line.append(" │ ")
+            line.append(f"outbox {self.outbox_pending}", style="bold yellow")
+        if self.feeds_down:
+            line.append(" │ ")
+            line.append("⚠ feed down: " + ", ".join(clean(f) for f in self.feeds_down[:3]),
+                        style="bold red")
         if not self.loaded.is_set():
             line.append(" │ loading…", style="italic")
         key = line.plain

@@ -33,12 +33,12 @@ def help_table(key_for: Callable[[str], str | None], width: int = 80) -> Table:
         if action.group != group:
             group = action.group
             table.add_row("", "")
-            table.add_row("", Text(group, style="bold underline"))
+            table.add_row("", Text.assemble((group, "bold underline")))
         keys = key_for(action.name)
         table.add_row(Text(keys or "palette", style="bold" if keys else "dim"),
                       Text(action.help))
     table.add_row("", "")
-    table.add_row("", Text("Composer", style="bold underline"))
+    table.add_row("", Text.assemble(("Composer", "bold underline")))
     for key, what in COMPOSER_KEYS:
         table.add_row(key, what)
     return table

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from rich.console import Group
+from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.text import Text
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -77,10 +79,10 @@ class Timeline(VerticalScroll, can_focus=True):
     """
 
     BINDINGS = [
-        ("j", "scroll_down", "Scroll"),
-        ("k", "scroll_up", "Scroll"),
-        ("g", "scroll_home", "Top"),
-        ("G", "scroll_end", "End"),
+        Binding("j", "scroll_down", "Scroll", show=False),
+        Binding("k", "scroll_up", "Scroll", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "End", show=False),
     ]
 
     def __init__(self, config: Config, **kw) -> None:
@@ -115,11 +117,11 @@ def render_detail(detail: CaseDetail, heat: float, parts: dict[str, float], now:
                   config: Config, presence: list[tuple[str, str]], me: str | None) -> Group:
     """The whole pane as one renderable."""
     c = detail.case
-    out: list[Text] = []
+    out: list[RenderableType] = []
     head = Text()
     head.append(f"#{c.id} ", style="bold")
     head.append_text(safe_text(c.customer, "bold"))
-    head.append(f"  {c.platform} · {c.status.value}")
+    head.append(f"  {clean(c.platform)} · {c.status.value}")
     if c.escalation_tier:
         head.append(f" · tier {c.escalation_tier}", style="bold red")
     if c.phone_callback:
@@ -174,7 +176,7 @@ def render_detail(detail: CaseDetail, heat: float, parts: dict[str, float], now:
         earlier = Text()
         earlier.append(f"earlier cases ({len(detail.earlier_cases)}) ", style="dim")
         earlier.append(", ".join(f"#{e.id} {e.status.value} {e.opened_at.strftime('%d %b')}"
-                                 + (f" [{' '.join(e.tags)}]" if e.tags else "")
+                                 + (f" [{' '.join(clean(t) for t in e.tags)}]" if e.tags else "")
                                  for e in detail.earlier_cases[-5:]))
         out.append(earlier)
     if detail.qa:
@@ -214,12 +216,12 @@ _DELIVERY = {
 }
 
 
-def timeline_entries(detail: CaseDetail, now: datetime) -> list[Text]:
+def timeline_entries(detail: CaseDetail, now: datetime) -> list[RenderableType]:
     """Every event, oldest first: a header line (when, what, who) and its body."""
     mentions: dict[int | None, Mention] = {m.id: m for m in detail.mentions}
     outbox: dict[int, OutboxItem] = {o.event_id: o for o in detail.outbox}
     seen_mentions: set[int | None] = set()
-    out: list[Text] = []
+    out: list[RenderableType] = []
     for e in detail.events:
         out.extend(_entry(e, mentions, outbox, seen_mentions, now))
     # Mentions with no event of their own (older stores) still belong on the timeline.
@@ -229,7 +231,8 @@ def timeline_entries(detail: CaseDetail, now: datetime) -> list[Text]:
     return out
 
 
-def _entry(e: Event, mentions: dict, outbox: dict, seen: set, now: datetime) -> list[Text]:
+def _entry(e: Event, mentions: dict, outbox: dict, seen: set, now: datetime,
+           ) -> list[RenderableType]:
     if e.kind == "mention" and e.mention_id in mentions:
         seen.add(e.mention_id)
         return _mention_entry(mentions[e.mention_id], now)
@@ -241,6 +244,12 @@ def _entry(e: Event, mentions: dict, outbox: dict, seen: set, now: datetime) -> 
     if e.kind == "reply" and e.data.get("outbox_kind") == "followup":
         label = "follow-up"
     head.append(label, style=_KIND_STYLE.get(e.kind, "bold"))
+    body = e.body or ""
+    if e.kind in ("status", "claim", "release", "tag") and body and "\n" not in body \
+            and len(body) <= 40:
+        head.append(" ")
+        head.append_text(safe_text(body))
+        body = ""
     if e.agent:
         head.append(" by ", style="dim")
         head.append_text(safe_text(e.agent))
@@ -249,8 +258,7 @@ def _entry(e: Event, mentions: dict, outbox: dict, seen: set, now: datetime) -> 
         word, style = _DELIVERY.get(item.state, (item.state, ""))
         head.append("  ")
         head.append(f"[{word}]", style=style)
-    lines = [head]
-    body = e.body or ""
+    lines: list[RenderableType] = [head]
     if e.kind == "offline" and e.data.get("channel"):
         body = f"by {e.data['channel']}" + (f": {body}" if body else "")
     if body:
@@ -262,7 +270,7 @@ def _entry(e: Event, mentions: dict, outbox: dict, seen: set, now: datetime) -> 
     return lines
 
 
-def _mention_entry(m: Mention, now: datetime) -> list[Text]:
+def _mention_entry(m: Mention, now: datetime) -> list[RenderableType]:
     head = Text()
     head.append(_when(m.created_at, now), style="dim")
     head.append(" ")
@@ -282,10 +290,10 @@ def _mention_entry(m: Mention, now: datetime) -> list[Text]:
     if m.edited:
         head.append("  [edited]", style="dim")
     if m.lang and m.lang != "en":
-        head.append(f"  {m.lang}", style="dim")
+        head.append(f"  {clean(m.lang)}", style="dim")
     return [head, _indent(m.text)]
 
 
-def _indent(text: str, style: str = "") -> Text:
+def _indent(text: str, style: str = "") -> RenderableType:
     # Built as Text directly: the body is untrusted and never parsed as markup.
-    return Text("  " + clean_multiline(text).replace("\n", "\n  "), style=style)
+    return Padding(Text(clean_multiline(text), style=style), (0, 0, 0, 2))
