@@ -230,7 +230,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "torn$|ripped|doesn't work|does not work|not working|stopped working|"
              "won't {work,load,open,let}|wrong$|late$|delayed|error|crash|glitch|bug$|"
              "bugs$|404|peeling|fell apart|falling apart|delaminat|shrank|disappoint|"
-             "annoying|frustrat|complain|kaputt|defekt|falsch|roto|rota$|defectuos|"
+             "annoying|frustrat|complain|can't log in|cannot log in|can't sign in|locked out|"
+             "can't access|cannot access|won't let me|kaputt|defekt|falsch|roto|rota$|defectuos|"
              "cassé|abîmé|rotto|difettos",
     },
     # Praise words around a problem: "Fantastic start to a £340 weekend".
@@ -337,6 +338,7 @@ def _compile() -> tuple[re.Pattern[str], dict[str, tuple[str, float]]]:
 
 
 _TERMS, _TERM_KIND = _compile()
+RELIEF = 0.35  # the least a post that settles the problem reads: calm, a little relieved
 _UNSET = object()
 _VADER_BODY: object = _UNSET  # VADER without its emoji pass, checked on first use
 _SPACES = re.compile(r"\s+")
@@ -489,7 +491,7 @@ def assess(lex: Lexical, felt: float) -> tuple[float, frozenset[str]]:
     if "other_person" in sure and "pii" in sure:  # "another customer's address"
         found["privacy"] = 0.9
     if lex.weak:
-        calm = not found and ("praise" in sure or felt >= 0.5
+        calm = not found and "distress" not in sure and ("praise" in sure or felt >= 0.5
                               or ("positive" in sure and felt > 0.2))
         if not calm:
             for kind, w in lex.weak.items():
@@ -517,16 +519,17 @@ def _compound(felt: float, lex: Lexical, strength: float) -> float:
     resolved = lex.settled > 0 and _resolved(lex, felt)
     if "spam" in sure:
         compound = max(-0.1, min(compound, 0.3))
+    elif resolved:
+        # The customer says it went away: relief, whatever words the story used.
+        return round(max(compound, RELIEF), 4)
     elif strength > 0:
         # Stakes pull the reading towards -1 however politely they are put.
         pull = strength * (0.5 + 0.5 * strength)  # a lone ambiguous word pulls less
-        if resolved:
-            pull *= 0.4
         compound = min(compound, 0.0) * (1.0 - pull) - pull
     elif compound < 0.3 and "praise" in sure:
         compound = 0.3 + 0.3 * sure["praise"]
     distress = sure.get("distress")
-    if distress and not resolved:
+    if distress:
         compound -= 0.25 * distress * (1.0 + compound)
     return round(max(-1.0, min(1.0, compound)), 4)
 

@@ -1,0 +1,140 @@
+"""Customer-service sentiment: stakes read negative, praise slang does not."""
+
+from __future__ import annotations
+
+import pytest
+
+from store.rules import sentiment
+
+
+@pytest.mark.parametrize("text", [
+    "Hi, hope you're well! You charged me twice for the same jacket, could you kindly look into it?",
+    "Support transferred me three times and I had to retell my story. Never again.",
+    "Lovely staff at the till, but I've now filed a chargeback for the missing order.",
+    "This is the third time I ask about my refund. Thanks in advance.",
+    "Thanks for nothing. See you at the small claims court.",
+    "Please pass this on: the stove caught fire in our porch and my partner burned his hand.",
+    "Someone hacked my account and ordered a laptop bag on my saved card.",
+    "My confirmation email shows another customer's name and home address.",
+    "I'm a journalist writing about delivery delays and would like a comment by Friday.",
+    "Called four times, emailed twice, nobody answers. Taking my business elsewhere.",
+    "Ihr habt mich doppelt belastet und niemand antwortet. Ich gehe zur Verbraucherzentrale.",
+    "Me habéis cobrado dos veces y nadie contesta. Voy a poner una reclamación con el banco.",
+    "Troisième fois que j'écris, aucune réponse. Mon avocat s'en occupe.",
+    "Mi avete addebitato due volte, nessuno risponde. Ne parlerò con il mio avvocato.",
+])
+def test_stakes_read_negative_even_when_polite(text):
+    reading = sentiment.read(text)
+    assert reading.compound <= -0.5, reading
+    assert reading.stakes >= 0.6
+    assert reading.kinds
+
+
+@pytest.mark.parametrize("text", [
+    "This waterproof is sick. Bone dry after a day in the rain.",
+    "Absolute killer of a rucksack, carried it 100 miles.",
+    "Two winters in and no complaints at all.",
+    "Scam? Nope. Cheap resole and they came back like new.",
+    "Can't fault the repair team, quick and friendly.",
+    "Not bad at all, these trail shoes.",
+    "I would die for these socks honestly.",
+    "🔥🔥",
+    "Danke für die schnelle Lieferung!",
+])
+def test_praise_slang_and_negated_complaints_do_not_read_negative(text):
+    reading = sentiment.read(text)
+    assert reading.compound > 0.2, reading
+    assert reading.stakes == 0
+
+
+@pytest.mark.parametrize("text", [
+    "My sister is a lawyer and even she loves these boots, brilliant fit.",
+    "Cancelled all my plans to go hiking in these. Worth it!",
+    "Never again will I walk in cheap socks, these are wonderful.",
+])
+def test_urgency_words_used_harmlessly_carry_no_stake(text):
+    reading = sentiment.read(text)
+    assert reading.stakes == 0, reading
+    assert reading.compound > -0.3
+
+
+def test_weak_words_count_in_a_complaint():
+    """The same ambiguous word counts once the post is not praise."""
+    assert sentiment.read("I want my refund, this is a scam.").stakes >= 0.5
+    assert sentiment.read("How long does a refund usually take?").stakes < 0.6
+
+
+def test_kinds_name_the_stake():
+    def kinds(text):
+        return sentiment.read(text).kinds
+
+    assert "money" in kinds("You charged me twice.")
+    assert "safety" in kinds("The heater overheated and my son has a burn.")
+    assert "legal" in kinds("I am speaking to my solicitor about this.")
+    assert "privacy" in kinds("There was a data breach, my details leaked.")
+    assert "hacked" in kinds("My account was hacked, those orders weren't me.")
+    assert "press" in kinds("I've sent the whole thread to a newspaper.")
+    assert "leave" in kinds("Cancelling my membership after this.")
+    assert "contacts" in kinds("No reply to any of my emails.")
+
+
+def test_a_post_that_settles_the_problem_cools():
+    upset = sentiment.read("You charged me twice! Sort it out!")
+    settled = sentiment.read("False alarm, the second charge was only pending. All good now, thanks!")
+    assert upset.compound < -0.5
+    assert settled.resolved and settled.stakes < 0.2 and settled.compound > 0
+
+
+def test_sarcasm_around_a_problem_reads_negative():
+    assert sentiment.read("Fantastic start: the tent arrived broken. Just what I needed.").compound < -0.3
+
+
+def test_spam_carries_no_stake():
+    reading = sentiment.read("Earn $300/day from home, no scam, click here!")
+    assert reading.spam and reading.stakes == 0 and not reading.kinds
+
+
+def test_foreign_posts_are_not_read_as_english():
+    # VADER reads German "die" as the English verb; the reading must not be upset.
+    assert sentiment.score("Gibt es die Jacke auch in Größe XL? Ich finde sie nicht.") > -0.3
+
+
+def test_emoji_only_and_empty_posts():
+    assert sentiment.score("") == 0.0
+    assert sentiment.score("👍") >= 0.0
+
+
+def test_public_api_keeps_its_shape():
+    texts = ["You charged me twice", "Thanks, lovely boots!", "When do you open?"]
+    scores = sentiment.score_many(texts)
+    assert scores == [sentiment.score(t) for t in texts]
+    assert all(-1.0 <= s <= 1.0 for s in scores)
+    assert sentiment.raw_vader(texts[1]) == sentiment.analyzer().polarity_scores(texts[1])["compound"]
+
+
+@pytest.mark.parametrize("text", [
+    "The staff were NOT helpful at all!! but the boots are great :)",
+    "  leading and trailing spaces  ",
+    "Mixed 🔥 emoji 😡 and words, sort of kind of bad",
+    "Café crème, très bon, pas mal du tout",
+    "",
+    "kind of",
+])
+def test_fast_vader_matches_the_stock_call(text):
+    assert sentiment._polarity(text) == sentiment.analyzer().polarity_scores(text)
+
+
+def test_stakes_with_a_stored_score_never_runs_vader(monkeypatch):
+    def boom(text):
+        raise AssertionError("VADER ran again")
+
+    monkeypatch.setattr(sentiment, "raw_vader", boom)
+    strength, kinds = sentiment.stakes("Filed a chargeback today.", -0.8)
+    assert strength > 0.8 and "legal" in kinds
+
+
+def test_lexicon_terms_expand_and_match_whole_phrases():
+    assert sentiment._expand("a {b,c} {d,e}") == ["a b d", "a b e", "a c d", "a c e"]
+    # a term is a word prefix, "$" asks for the word's end
+    assert sentiment.read("I'm rereading my rental agreement").kinds == frozenset()
+    assert "money" in sentiment.read("That was my rent money!").kinds
