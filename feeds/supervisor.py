@@ -77,6 +77,22 @@ class FeedSupervisor:
             await self._run()
             return
         key = f"feed:{self.adapter.name}"
+        try:
+            await self._leased(key)
+        finally:
+            await self._release(key)
+
+    async def _release(self, key: str) -> None:
+        """Hand the lease back when this worker stops (SIGTERM, finished, cancelled), so a
+        restarted or standby worker takes the feed at once instead of after the TTL. Only a
+        lease this worker holds is touched (renewed with no time left); a crash (SIGKILL)
+        skips this and the lease simply runs out."""
+        try:
+            await asyncio.wait_for(self.store.lease(key, self.holder, 0.0), 5.0)
+        except Exception as exc:  # noqa: BLE001 - the store may be going away; the TTL ends it
+            log.debug("feed %s: could not release the lease: %s", self.adapter.name, exc)
+
+    async def _leased(self, key: str) -> None:
         while True:
             if not await self.store.lease(key, self.holder, self.lease_ttl):
                 self.health.update(connected=False, last_error="another ingest worker owns "
