@@ -58,7 +58,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              f"{{charged,billed,debited}} {_N} times|{{charged,billed,debited}} me {_N} times|"
              "double charged|double-charged|double billed|doppelt belastet|zweimal belastet|overdrawn|refund still outstanding|"
              "outstanding refund|where is my {refund,money}|where's my {refund,money}|"
-             "want my money|pay me back|charged me for|charged for a|wrongly charged|"
+             "want my money|pay me back|after i cancel|after cancelling|despite cancelling|"
+             "even though i cancelled|though i'd cancelled|i'd like back|want it back|charged me for|charged for a|wrongly charged|"
              "still charged|charged anyway|overcharged|unauthorised charge|"
              "unauthorized charge|taken money|took money|taken £|taken €|took £|took €|"
              "taken from my account|left my account|out of my account|"
@@ -98,7 +99,10 @@ _LEXICON: dict[str, dict[float, str]] = {
              "rückruf|retirada|rappel|richiamo|snapped|gave way|came off|came apart|"
              "came loose|fell off|i fell|fell over|collapsed|hurt$|fire$|feuer|fuego|feu$|"
              "fuoco|sharp edge|cut my|rash$|could have been|accident$|accidents$|sparked|sparking|"
-             "tripped the|caught alight|cracked|slipped|sprain",
+             "tripped the|caught alight|cracked|slipped|sprain|strangl|suffocat|entrapment|"
+             "{he's,she's,they're,we're,he is,she is} okay but|{nobody,no one} was hurt|"
+             "nobody hurt|could have been worse|had to walk out|had to abandon|evacuat|"
+             "rescued|mountain rescue|frostbite|hypotherm",
     },
     "legal": {
         0.9: "{speak,speaking,talk,talking,contact,contacting,call,calling,pass,passing,"
@@ -111,7 +115,7 @@ _LEXICON: dict[str, dict[float, str]] = {
              "dispute with my|dispute the|card provider|card issuer|section 75|ico$|"
              "gdpr|unlawful|illegal|discriminat|equality act|false advertising|"
              "reported {it,you,this,them} to|reported to|report you to|reporting you|"
-             "formal complaint|card company|paypal {claim,dispute,case}|médiateur|"
+             "formal complaint|card company|asa$|cma$|ftc$|bbb$|paypal {claim,dispute,case}|médiateur|"
              "mediatore|"
              "anwalt|anwältin|verbraucherzentrale|schlichtungsstelle|klage|abogad|"
              "demanda|denuncia|oficina del consumidor|consumo$|avocat|plainte|tribunal|"
@@ -208,6 +212,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "{orders,order,purchases} i {didn't,did not,never} make|someone placed|"
              "someone has {placed,been using,used}|"
              "{password,email,account,address} {was,has been,got} changed|"
+             "logged {into,in} from|{card,saved card} {got,was,has been} used|"
+             "used my {card,saved card}|"
              "fraudulent|gehackt|hackeado|piraté|hackerato",
         0.5: "fraud|scam|betrug|estafa|arnaque|truffa|i don't recognise|i don't recognize|"
              "didn't recognise|don't recognise|unknown address|never heard of|"
@@ -230,7 +236,9 @@ _LEXICON: dict[str, dict[float, str]] = {
              "torn$|ripped|doesn't work|does not work|not working|stopped working|"
              "won't {work,load,open,let}|wrong$|late$|delayed|error|crash|glitch|bug$|"
              "bugs$|404|peeling|fell apart|falling apart|delaminat|shrank|disappoint|"
-             "annoying|frustrat|complain|can't log in|cannot log in|can't sign in|locked out|"
+             "annoying|frustrat|complain|dismissive|rude$|unhelpful|expected better|"
+             "poor service|bad service|terrible service|waited an hour|waited ages|"
+             "waited {20,30,40,45,50,60,90} minutes|can't log in|cannot log in|can't sign in|locked out|"
              "can't access|cannot access|won't let me|kaputt|defekt|falsch|roto|rota$|defectuos|"
              "cassé|abîmé|rotto|difettos",
     },
@@ -256,6 +264,7 @@ _LEXICON: dict[str, dict[float, str]] = {
         0.8: "no complaints|can't complain|cannot complain|can't fault|cannot fault|"
              "not a complaint|no issue|not bad|is sick|so sick|proper sick|killer|"
              "scam? nope|scam? no$|rip-off? nope|would die for|to die for|kill for|"
+             "should be illegal|criminally|"
              "sick.|sick!|"
              "kein grund zur klage|nichts zu meckern|niente da dire|nada que objetar|"
              "rien à redire|danke|merci|gracias|grazie|diolch|obrigad|wie neu|"
@@ -267,7 +276,9 @@ _LEXICON: dict[str, dict[float, str]] = {
     "positive": {
         0.6: "thank|cheers|legend|respect$|recommend|fair play|spot on|brilliant|"
              "lovely|love it|loving|great|fave|favourite|favorite|above and beyond|"
-             "well done|perfect|worth it|happy",
+             "well done|perfect|worth it|happy|love$|loves$|loved$|wonderful|amazing|awesome|"
+             "excellent|superb|outstanding|glad$|pleased|delighted|impressed|gorgeous|"
+             "beautiful|comfy|cosy|cozy|nice$|good$|ace$|star$",
     },
     # The customer says the problem went away: the latest word of a calming thread.
     "resolved": {
@@ -491,8 +502,8 @@ def assess(lex: Lexical, felt: float) -> tuple[float, frozenset[str]]:
     if "other_person" in sure and "pii" in sure:  # "another customer's address"
         found["privacy"] = 0.9
     if lex.weak:
-        calm = not found and "distress" not in sure and ("praise" in sure or felt >= 0.5
-                              or ("positive" in sure and felt > 0.2))
+        calm = (not found and "distress" not in sure and "problem" not in sure
+                and ("praise" in sure or felt >= 0.75 or ("positive" in sure and felt > 0.2)))
         if not calm:
             for kind, w in lex.weak.items():
                 if w > found.get(kind, 0.0):
@@ -528,6 +539,9 @@ def _compound(felt: float, lex: Lexical, strength: float) -> float:
         compound = min(compound, 0.0) * (1.0 - pull) - pull
     elif compound < 0.3 and "praise" in sure:
         compound = 0.3 + 0.3 * sure["praise"]
+    elif "problem" in sure and "positive" not in sure:
+        # Something is wrong, however VADER liked the words ("Expected better.").
+        compound = min(compound, 0.0) * 0.5 - 0.25
     distress = sure.get("distress")
     if distress:
         compound -= 0.25 * distress * (1.0 + compound)
