@@ -244,6 +244,7 @@ async def test_reply_to_a_case_someone_else_holds_asks_first(store):
     async with app.run_test(size=WIDE) as pilot:
         desk, case_id = await open_on(pilot, store, "m4")
         await store.claim(case_id, "bob")
+        await wait_for(lambda: desk.model.get(case_id).assignee == "bob", pilot)
         await pilot.press("r")
         await wait_screen(pilot, ConfirmDialog)
         await pilot.press("y")
@@ -257,11 +258,37 @@ async def test_reply_to_a_case_someone_else_holds_asks_first(store):
         assert claim.data.get("from") == "bob"
 
 
+async def test_case_taken_while_typing_asks_before_sending(store):
+    app = make_app(store=store)
+    async with app.run_test(size=WIDE) as pilot:
+        desk, case_id = await open_on(pilot, store, "m4")
+        await pilot.press("r")
+        await type_in_composer(pilot, "typed while bob grabbed it")
+        await store.claim(case_id, "bob")
+        await pilot.press("ctrl+s")
+        await wait_screen(pilot, ConfirmDialog)
+        await pilot.press("y")
+        await desk.settle()
+        detail = await store.detail(case_id)
+        assert detail.case.assignee == AGENT
+        assert detail.outbox[-1].text == "typed while bob grabbed it"
+
+
+async def test_keys_typed_right_after_the_action_key_land_in_the_composer(store):
+    app = make_app(store=store)
+    async with app.run_test(size=WIDE) as pilot:
+        desk, case_id = await open_on(pilot, store, "m4")
+        await pilot.press("n", *"reported", "ctrl+s")
+        await desk.settle()
+        assert (await store.detail(case_id)).events[-1].body == "reported"
+
+
 async def test_reply_declined_take_over_sends_nothing(store):
     app = make_app(store=store)
     async with app.run_test(size=WIDE) as pilot:
         desk, case_id = await open_on(pilot, store, "m4")
         await store.claim(case_id, "bob")
+        await wait_for(lambda: desk.model.get(case_id).assignee == "bob", pilot)
         await pilot.press("r")
         await wait_screen(pilot, ConfirmDialog)
         await pilot.press("n")

@@ -69,6 +69,9 @@ class DeskApp(App[int]):
         tz: tzinfo | None = None,
         live: bool = True,
     ) -> None:
+        # Textual takes NO_COLOR out of the environment as it starts (and then draws in
+        # monochrome); read it first so the heat palette knows too.
+        env_no_color = bool(os.environ.get("NO_COLOR"))
         super().__init__()
         self.config = config or Config()
         self.db = db
@@ -81,7 +84,7 @@ class DeskApp(App[int]):
         self.tz = tz  # None: the terminal's local time
         # live=False (tests, snapshots): no periodic re-rank or presence refresh.
         self.live = live
-        self.no_color = (bool(os.environ.get("NO_COLOR")) if no_color is None else no_color)
+        self.no_color = env_no_color if no_color is None else no_color
         self.error: str | None = None
         self.ready = asyncio.Event()
         self._requested_theme = theme or self.config.theme

@@ -26,7 +26,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.text import Text
 from textual import on, work
@@ -35,7 +35,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from store.records import Case, ClaimConflict, Status, StoreError, utcnow
+from store.records import OPEN_STATUSES, Case, ClaimConflict, Status, StoreError, utcnow
 from tui.cli import customer_display, fill, promise_time, saved_replies
 from tui.composer import Composer
 from tui.dialogs import (
@@ -60,8 +60,24 @@ RERANK_EVERY = 5.0
 PRESENCE_EVERY = 10.0
 PREVIEW_DELAY = 0.2
 STATUS_EVERY = 2.0
+BIG_BATCH = 2000  # cases; above this the model prepares rows in a worker thread
 VIEW_LABELS = {"open": "open", "mine": "mine", "escalated": "escalated",
                "breaching": "breaching", "resolved_today": "resolved today", "all": "all"}
+
+
+class _Held(NamedTuple):
+    assignee: str | None
+
+
+class _QueueLoad:
+    """What ``cli.promise_time`` reads from a store, answered from the desk's memory (the
+    desk already knows every open case: no need to fetch 100k rows for one promise)."""
+
+    def __init__(self, holders: dict[int, str | None]) -> None:
+        self.holders = holders
+
+    async def open_cases(self) -> list[_Held]:
+        return [_Held(a) for a in self.holders.values()]
 
 
 class DeskQueue(QueueView):
@@ -95,6 +111,10 @@ class DeskScreen(Screen):
         self._typing_case: int | None = None
         self._status_cache = ""
         self.outbox_pending = 0
+        self.open_holders: dict[int, str | None] = {}  # open case id → assignee
+        # Until the agent first moves the cursor, it stays on the hottest case as new ones
+        # arrive; after that it stays on the agent's case however the rows move.
+        self.follow_top = True
         self.feeds_down: list[str] = []
         for binding in unbound_actions(self.config.keys):
             self._bindings.key_to_bindings.setdefault(binding.key, []).append(binding)
@@ -159,7 +179,7 @@ class DeskScreen(Screen):
         cases = await store.open_cases()
         cases += [c for c in await store.cases(since=day) if c.status.value in ("resolved",
                                                                                 "closed")]
-        self.model.upsert(cases)
+        await self._upsert(cases)
         self._set_presence(await store.presence())
         self.seq = seq
         self.loaded.set()
@@ -191,9 +211,24 @@ class DeskScreen(Screen):
             rows: list[Case] = []
             for i in range(0, len(ids), 900):
                 rows += await store.cases(ids=ids[i:i + 900])
-            self.model.upsert(rows)  # the queue keeps its cursor on the same case
+            await self._upsert(rows)  # the queue keeps its cursor on the same case
+            if self.follow_top and self.queue.cursor_index != 0:
+                self.queue.action_first()  # until the agent moves, show the hottest
             if self.open_id in changes.case_ids:
                 await self.refresh_pane(keep_scroll=True)
+
+    async def _upsert(self, cases: list[Case]) -> None:
+        """Apply cases to the model; big batches are prepared in a thread, off the loop."""
+        holders = self.open_holders
+        for c in cases:
+            if c.status in OPEN_STATUSES:
+                holders[c.id] = c.assignee
+            else:
+                holders.pop(c.id, None)
+        if len(cases) > BIG_BATCH:
+            self.model.apply(await asyncio.to_thread(self.model.prepare, cases))
+        else:
+            self.model.upsert(cases)
 
     async def _check_outbox_and_feeds(self) -> None:
         """Refresh the status line's outbox count and feed warnings."""
@@ -285,6 +320,9 @@ class DeskScreen(Screen):
     # -- the side pane -----------------------------------------------------------------------
 
     def on_queue_view_highlighted(self, message) -> None:
+        if message.case_id is not None and len(self.model) and \
+                message.case_id != self.model.id_at(0):
+            self.follow_top = False  # the agent moved: from now on the cursor stays put
         self._update_status()
         if not self.narrow:
             self._schedule_preview()
@@ -407,19 +445,41 @@ class DeskScreen(Screen):
         return await self.app.push_screen_wait(screen)
 
     async def ensure_mine(self, case: Case, doing: str) -> bool:
-        """Before acting on another agent's case, ask to take it over."""
+        """Before acting on another agent's case, ask to take it over.
+
+        Decided from the queue's copy of the case, so a dialog opens at once (keys typed
+        right after the action key land in it, not on the desk); if the copy was stale,
+        ``send`` asks again when the store says so.
+        """
+        if case.assignee is None or case.assignee == self.agent:
+            return True
+        return await self.take_over(case.id, case.assignee, doing)
+
+    async def take_over(self, case_id: int, holder: str, doing: str) -> bool:
+        """Ask, then take the case from ``holder``; True when it is ours now."""
+        if not await self.ask(ConfirmDialog(
+                f"Case #{case_id} is held by {clean(holder)}. Take it over to {doing}?",
+                yes="Take over", no="Leave it", title="Someone else holds this case")):
+            return False
+        return await self.attempt(lambda: self.store.claim(case_id, self.agent,
+                                                           take_over=True))
+
+    async def send(self, case: Case, text: str, what: str, **kw: Any) -> bool:
+        """Queue a reply/DM; if someone took the case meanwhile, ask before taking it back."""
         try:
-            fresh = await self.store.case(case.id)
+            await self.store.reply(case.id, self.agent, text, **kw)
+        except ClaimConflict as exc:
+            if not await self.take_over(case.id, exc.holder, "send this"):
+                return False
+            if not await self.attempt(lambda: self.store.reply(case.id, self.agent, text,
+                                                               **kw)):
+                return False
         except StoreError as exc:
             self.fail(exc)
             return False
-        if fresh.assignee is None or fresh.assignee == self.agent:
-            return True
-        if not await self.ask(ConfirmDialog(
-                f"Case #{case.id} is held by {clean(fresh.assignee)}. Take it over to {doing}?",
-                yes="Take over", no="Leave it", title="Someone else holds this case")):
-            return False
-        return await self.attempt(lambda: self.store.claim(case.id, self.agent, take_over=True))
+        self.sent(case, what)
+        await self.refresh_cases([case.id])
+        return True
 
     async def refresh_cases(self, ids) -> None:
         """Apply our own change right away instead of waiting for the cursor."""
@@ -439,8 +499,7 @@ class DeskScreen(Screen):
                            promised: datetime | None = None) -> str | None:
         """Open the composer for a case, saying we are typing meanwhile."""
         self._typing_case = case.id
-        with contextlib.suppress(StoreError):
-            await self.store.set_presence(case.id, self.agent, "typing")
+        self._announce(case.id, "typing")  # in the background: the composer opens now
         try:
             return await self.ask(Composer(
                 title=title, platform=case.platform, public=public, text=text,
@@ -448,9 +507,12 @@ class DeskScreen(Screen):
                 values=self.values_for(case, promised), checks=checks, limit=limit))
         finally:
             self._typing_case = None
-            with contextlib.suppress(StoreError):
-                state = "viewing" if self._presence_case == case.id else None
-                await self.store.set_presence(case.id, self.agent, state)
+            self._announce(case.id, "viewing" if self._presence_case == case.id else None)
+
+    @work(group="announce")
+    async def _announce(self, case_id: int, state: str | None) -> None:
+        with contextlib.suppress(StoreError):
+            await self.store.set_presence(case_id, self.agent, state)
 
     def sent(self, case: Case, what: str) -> None:
         self.last_sent = (case.id, time.monotonic())
@@ -581,28 +643,22 @@ class DeskScreen(Screen):
             return
         text = await self.compose_text(case, title=f"Reply in public to {self.label(case)} on "
                                        f"{case.platform}", public=True)
-        if text and await self.attempt(lambda: self.store.reply(case.id, self.agent, text)):
-            self.sent(case, "Reply queued")
-            await self.refresh_cases([case.id])
+        if text:
+            await self.send(case, text, "Reply queued")
 
     @work(group="act")
     async def action_acknowledge(self) -> None:
         case = self.current_case()
         if case is None or not await self.ensure_mine(case, "acknowledge it"):
             return
-        try:
-            when = await promise_time(self.store, self.config)
-        except StoreError as exc:
-            self.fail(exc)
-            return
+        when = await promise_time(_QueueLoad(self.open_holders), self.config)
         template = saved_replies(self.config)["ack"]
         text = await self.compose_text(
             case, title=f"Acknowledge {self.label(case)} — promise by {when:%H:%M} UTC",
             public=True, text=fill(template, **self.values_for(case, when)), promised=when)
-        if text and await self.attempt(lambda: self.store.reply(
-                case.id, self.agent, text, kind="reply", promised_by=when)):
-            self.sent(case, "Acknowledgement queued")
-            await self.refresh_cases([case.id])
+        if text:
+            await self.send(case, text, "Acknowledgement queued", kind="reply",
+                            promised_by=when)
 
     @work(group="act")
     async def action_offline(self) -> None:
@@ -616,10 +672,8 @@ class DeskScreen(Screen):
             text = await self.compose_text(case, title=f"DM to {self.label(case)} on "
                                            f"{case.platform}", public=False,
                                            text=f"Hi {customer_display(case.customer)}, ")
-            if text and await self.attempt(
-                    lambda: self.store.reply(case.id, self.agent, text, private=True)):
-                self.sent(case, "DM queued")
-                await self.refresh_cases([case.id])
+            if text:
+                await self.send(case, text, "DM queued", private=True)
             return
         note = await self.ask(TextDialog(f"Take {self.label(case)} offline by {channel}",
                                          placeholder="note (optional): when, who, what next",

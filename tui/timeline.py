@@ -163,8 +163,9 @@ def render_detail(detail: CaseDetail, heat: float, parts: dict[str, float], now:
     shown = [(k, parts.get(k, 0.0)) for k in HEAT_PARTS if parts.get(k)]
     shown += [(k, v) for k, v in parts.items() if k not in HEAT_PARTS and v]
     if shown:
+        # Non-breaking spaces inside each part, so a wrap never splits "sla" from its value.
         heat_line.append(" = ")
-        heat_line.append(" + ".join(f"{k} {v:.1f}" for k, v in shown))
+        heat_line.append(" + ".join(f"{k}\u00a0{v:.1f}" for k, v in shown))
     out.append(heat_line)
 
     if c.suggestion:
