@@ -134,3 +134,30 @@ def test_reach_factor_is_log_scaled():
     assert heat.reach_factor(0) == heat.reach_factor(100) == 0.0
     assert 0 < heat.reach_factor(1_000) < heat.reach_factor(10_000) < 1.0
     assert heat.reach_factor(50_000) == heat.reach_factor(10_000_000) == 1.0
+
+
+URGENT = [
+    ("Day 20 waiting for my £75 refund. Phoned twice, emailed three times. Next step is my bank.", 40),
+    ("The harness buckle cracked while I was climbing. I could have been killed.", 150),
+    ("Someone logged into my account and used my saved card for £300. I didn't order this!", 12),
+    ("Your order email showed another customer's name, address and phone number.", 0),
+    (("Good morning. I cancelled within the hour, yet £189.00 has left my account. "
+      "I would rather not raise a chargeback, but I will if needed."), 0),
+    ("Jacket fell apart after three wears and the store refused a return. Expected better.", 90_000),
+]
+NOT_URGENT = [
+    ("Parcel is a day late, any idea when it'll turn up?", 60),
+    ("Mild grumble: the chatbot looped twice before I got an answer by email.", 400),
+    ("Does the 20% discount stack with my student card?", 30),
+    ("Genuine question: is your down responsibly sourced? My followers keep asking.", 80_000),
+    ("This coat is sick, no complaints whatsoever 🔥", 300),
+    ("Thank you Priya at the Bath store, absolute star!", 45),
+    ("Lawyer by trade, walker by choice: these boots are brilliant.", 500),
+    ("Win free followers!!! click here, DM now", 3),
+]
+
+
+def test_every_urgent_case_outranks_every_other_case():
+    urgent = [case_heat(signal(t, f)) for t, f in URGENT]
+    calm = [case_heat(signal(t, f)) for t, f in NOT_URGENT]
+    assert min(urgent) > max(calm), (urgent, calm)

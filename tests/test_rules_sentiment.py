@@ -138,3 +138,18 @@ def test_lexicon_terms_expand_and_match_whole_phrases():
     # a term is a word prefix, "$" asks for the word's end
     assert sentiment.read("I'm rereading my rental agreement").kinds == frozenset()
     assert "money" in sentiment.read("That was my rent money!").kinds
+
+
+def test_a_customer_who_says_it_can_wait_weighs_less():
+    plain = sentiment.read("The chat closed on me twice and I got no reply.")
+    mild = sentiment.read("Mild grumble: the chat closed on me twice and I got no reply.")
+    assert mild.stakes < plain.stakes
+
+
+def test_longer_neutral_phrases_shadow_stake_words():
+    assert sentiment.read("Sorry to my bank account, but I needed these boots.").stakes == 0
+    assert "legal" in sentiment.read("Refund me or I go to my bank.").kinds
+
+
+def test_problem_words_keep_a_complaint_from_reading_as_praise():
+    assert sentiment.score("Waited 40 minutes for a reserved item. Staff dismissive. Expected better.") < 0
