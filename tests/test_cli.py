@@ -208,3 +208,26 @@ def test_ack_promises_a_time_with_a_buffer_and_score_validates(tmp_path, replay)
     assert bad.returncode == 1 and "1 to 5" in bad.stderr
     shown = json.loads(run("case", "show", case_id, "--json", db=db).stdout)
     assert shown["qa"][0]["score"] == 4 and shown["qa"][0]["agent"] == "sup"
+
+
+def test_reply_draft_checks_exit_4_unless_forced(tmp_path, replay):
+    db = tmp_path / "desk.db"
+    run("ingest", "--feed", f"replay:{replay}", "--quiet", db=db)
+    case_id = json.loads(run("case", "list", "--json", db=db).stdout.splitlines()[0])["case_id"]
+    pii = run("case", "reply", case_id, "--agent", "ann", "--text",
+              "Refunded to card 4111 1111 1111 1111, confirmation sent to jo@example.com", db=db)
+    assert pii.returncode == 4 and "privately" in pii.stderr and "Traceback" not in pii.stderr
+    tone = run("case", "reply", case_id, "--agent", "ann", "--text",
+               "Actually, as I said, our policy clearly states this is your fault.", db=db)
+    assert tone.returncode == 4
+    private = run("case", "reply", case_id, "--agent", "ann", "--private", "--text",
+                  "Could you confirm the card ending 1111 and your email jo@example.com?", db=db)
+    assert private.returncode == 0, private.stderr  # personal data is fine in a DM
+    forced = run("case", "reply", case_id, "--agent", "ann", "--force", "--text",
+                 "Actually, as I said, our policy clearly states this is your fault.", db=db)
+    assert forced.returncode == 0
+    polite = run("case", "reply", case_id, "--agent", "ann", "--text",
+                 "So sorry about this. We've refunded you today; it shows in 3-5 days.", db=db)
+    assert polite.returncode == 0, polite.stderr
+    shown = json.loads(run("case", "show", case_id, "--json", db=db).stdout)
+    assert sum(e["kind"] == "reply" for e in shown["events"]) == 2  # refused drafts left no trace
