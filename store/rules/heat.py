@@ -1,8 +1,25 @@
 """Heat 0–100: an explainable sum of parts the agent can read in the timeline.
 
-Parts: negativity, urgency (stakes words), reach, repeat contact, thread velocity — all
-fixed once the case's mentions are known ("static") — plus SLA pressure, which grows
-with time. Reach, velocity and SLA pressure amplify a problem; they never make praise hot.
+Static parts, fixed once the case's customer mentions are known:
+
+- negativity — the customer-service sentiment of the latest mention (stakes already
+  pull it towards -1, praise slang does not), times ``weights.negativity``;
+- urgency — how surely the latest mention carries a concrete stake (money lost or
+  charged wrongly, safety, legal or regulator threats, leaving or going public, failed
+  contacts, privacy, a hacked account: ``sentiment.stakes``); a mild problem or a
+  question earns a small floor so they rank over chit-chat;
+- reach — followers on a log scale (from 100, full at 50k), times how surely the post
+  is a complaint at all; a complaint from a big account (about 50k up) is also a stake;
+- repeat — earlier cases of the same customer, times the problem level;
+- velocity — several mentions in one thread, times the problem level.
+
+SLA pressure (``sla_part``) grows with time, also scaled by the problem level, the same
+arithmetic the queue model uses. Reach, velocity, repeat and age amplify a problem;
+they never make praise hot. The latest mention carries the case: earlier mentions count
+at ``CARRY`` while the thread stays upset, and not at all once it reads calm.
+
+Heat reads the stored sentiment and rescans the text's lexicon (cached); it never runs
+VADER. ``scripts/triage_eval.py`` measures the ranking on a labelled corpus.
 """
 
 from __future__ import annotations

@@ -1,19 +1,32 @@
 """Customer-service sentiment: VADER plus a domain lexicon and phrase rules.
 
 Raw VADER reads "support transferred me three times ... Never again. Terrible service."
-as positive and "the Corrie shell is sick" as negative. A desk needs the stakes of a post
+as positive and "this jacket is sick" as negative. A desk needs the stakes of a post
 (money, safety, legal or regulator threats, leaving or going public, repeated failed
 contacts, privacy, a hacked account) to read as negative even when the words around them
 are polite, and slang or negated complaints used as praise not to.
 
 How it works, and why it stays cheap (the ingest pipeline scores every mention):
 
-- one VADER pass, never two;
+- one VADER pass, never two, and that pass skips VADER's character-by-character emoji
+  rewrite when the text holds no emoji (same numbers, about 4 µs sooner; see
+  ``_polarity``);
 - the text is lowercased once and scanned once by a single precompiled regex, a trie of
   every lexicon term (``\\b`` + a prefix tree runs in a few microseconds, where a flat
   case-insensitive alternation costs more than VADER itself); each hit maps to a kind
   and a weight through a dict;
-- two more tiny scans: money amounts and praise emoji.
+- two more tiny scans, only when they can match: money amounts and praise emoji.
+
+Measured on the dev corpus and the demo feed, ``score_many`` runs at about 0.85× the
+speed of stock VADER (0.76× without the emoji shortcut).
+
+Besides the stake kinds (STAKE_KINDS) the lexicon has modifiers: ``distress`` (anger,
+urgency), ``problem`` (something is wrong, mildly), ``mild`` ("no rush", "minor"),
+``praise`` (slang and negated complaints VADER misreads, thanks in other languages),
+``positive`` (plain praise), ``sarcasm``, ``resolved``, ``spam``, ``foreign`` (function
+words of de/es/fr/it: VADER's score is damped there), ``other_person`` + ``pii``
+(together: someone else's personal data) and ``neutral`` (longer phrases that shadow a
+stake word, "my bank account").
 
 :func:`read` returns the whole reading and :func:`score` its compound. Heat and the
 playbook need the stakes again later, often in another process: :func:`stakes` takes the
