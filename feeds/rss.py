@@ -207,10 +207,16 @@ def parse_feed(body: bytes, feed_url: str, headers: Mapping[str, str] | None = N
         return [], f"feed could not be parsed: {type(exc).__name__}: {exc}"
     entries = parsed.get("entries") or []
     if not entries:
-        if parsed.get("bozo"):
-            exc = parsed.get("bozo_exception")
+        exc = parsed.get("bozo_exception")
+        # An empty feed served with a sloppy Content-Type (text/html) or charset is still a
+        # feed; a parse error, or a document that is no feed at all, is reported.
+        benign = isinstance(exc, (feedparser.NonXMLContentType,
+                                  feedparser.CharacterEncodingOverride))
+        if parsed.get("bozo") and not (benign and parsed.get("version")):
             return [], f"not a feed: {type(exc).__name__}: {exc}"[:300]
-        if not parsed.get("version") and not parsed.get("feed"):
+        if not parsed.get("version"):
+            # feedparser reads an HTML page (a maintenance or login page served with 200)
+            # without complaint; with no feed version it is not a feed, and is reported.
             return [], "not an RSS or Atom feed"
         return [], None
     now = datetime.now(timezone.utc)
