@@ -32,12 +32,11 @@ class DeskCommands(Provider):
                     continue
                 key = desk.key_for(action.name)
                 title = action.help[0].upper() + action.help[1:]
-                if key:
-                    title += f"  ({key})"
-                out.append((title, action.help, partial(desk.run_action, action.name)))
+                where = f"{action.group} · key {key}" if key else f"{action.group} · no key"
+                out.append((title, where, partial(desk.run_action, action.name)))
         app = self.app
         for name in sorted(app.available_themes):
-            out.append((f"Theme: {name}", "switch the desk's theme",
+            out.append((f"Theme: {name}", "switch the desk's look",
                         partial(setattr, app, "theme", name)))
         return out
 

@@ -60,6 +60,7 @@ RERANK_EVERY = 5.0
 PRESENCE_EVERY = 10.0
 PREVIEW_DELAY = 0.2
 STATUS_EVERY = 2.0
+WAKE_EVERY = 30.0
 BIG_BATCH = 2000  # cases; above this the model prepares rows in a worker thread
 VIEW_LABELS = {"open": "open", "mine": "mine", "escalated": "escalated",
                "breaching": "breaching", "resolved_today": "resolved today", "all": "all"}
@@ -115,6 +116,7 @@ class DeskScreen(Screen):
         # Until the agent first moves the cursor, it stays on the hottest case as new ones
         # arrive; after that it stays on the agent's case however the rows move.
         self.follow_top = True
+        self._last_wake = 0.0
         self.feeds_down: list[str] = []
         for binding in unbound_actions(self.config.keys):
             self._bindings.key_to_bindings.setdefault(binding.key, []).append(binding)
@@ -276,7 +278,11 @@ class DeskScreen(Screen):
 
     def _tick(self) -> None:
         self.model.rerank(self.app.now())
-        self._wake_snoozed()
+        # Nobody else wakes snoozed cases; a desk does it now and then (a cheap read
+        # unless one is due, so forty desks doing it cost nothing worth counting).
+        if time.monotonic() - self._last_wake >= WAKE_EVERY:
+            self._last_wake = time.monotonic()
+            self._wake_snoozed()
 
     @work(group="wake", exclusive=True)
     async def _wake_snoozed(self) -> None:

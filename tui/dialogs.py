@@ -14,7 +14,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, OptionList, RadioButton, RadioSet
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Input,
+    Label,
+    OptionList,
+    RadioButton,
+    RadioSet,
+    Static,
+)
 from textual.widgets.option_list import Option
 
 from tui.safe_text import clean
@@ -31,6 +40,7 @@ class DeskDialog(ModalScreen):
     }
     .dialog > .title { text-style: bold; width: 1fr; margin-bottom: 1; }
     .dialog > .hint { color: $text-muted; width: 1fr; }
+    .dialog > .question { width: 1fr; height: auto; }
     .dialog .buttons { height: auto; align-horizontal: right; margin-top: 1; }
     .dialog .buttons Button { margin-left: 1; min-width: 10; }
     .dialog RadioSet { width: 1fr; }
@@ -57,7 +67,7 @@ class ConfirmDialog(DeskDialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="title", markup=False)
-            yield Label(Text(clean(self.question)), markup=False)
+            yield Static(Text(clean(self.question)), markup=False, classes="question")
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.no} (n)", id="no")
                 yield Button(f"{self.yes} (y)", id="yes", variant="primary")

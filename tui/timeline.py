@@ -123,9 +123,9 @@ def render_detail(detail: CaseDetail, heat: float, parts: dict[str, float], now:
     head.append_text(safe_text(c.customer, "bold"))
     head.append(f"  {clean(c.platform)} · {c.status.value}")
     if c.escalation_tier:
-        head.append(f" · tier {c.escalation_tier}", style="bold red")
+        head.append(f" · tier\u00a0{c.escalation_tier}", style="bold red")
     if c.phone_callback:
-        head.append(" · call back", style="bold")
+        head.append(" · call\u00a0back", style="bold")
     out.append(head)
     who = Text()
     who.append("held by ", style="dim")
