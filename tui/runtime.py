@@ -146,6 +146,10 @@ class IngestRuntime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for adapter in self.adapters:
+        # Accounts configured but not ingesting here send too: close their sessions as well.
+        closing = list(self.adapters)
+        if self.sender is not None:
+            closing += [a for a in self.sender.adapters if a not in closing]
+        for adapter in closing:
             with contextlib.suppress(Exception):
                 await adapter.aclose()
