@@ -315,6 +315,7 @@ class RedditFeed(FeedAdapter):
         self._reset_at: float | None = None
         self.pauses: list[float] = []
         self._sleep = asyncio.sleep
+        self._reported: set[str] = set()  # malformed listing children already reported
 
     # -- configuration ------------------------------------------------------------------
 
@@ -519,7 +520,16 @@ class RedditFeed(FeedAdapter):
                 try:
                     mention = thing_mention(child, source=self.name)
                 except ThingError as exc:
-                    items.append(Malformed(f"reddit {listing.key}", str(exc)))
+                    # Reported once: a bad child newer than the anchor is read again on
+                    # every poll until something newer arrives.
+                    data = child.get("data") if isinstance(child, dict) else None
+                    name = data.get("name") if isinstance(data, dict) else None
+                    key = f"{listing.key}|{name if isinstance(name, str) else ''}|{exc}"
+                    if key not in self._reported:
+                        if len(self._reported) >= SEEN_LIMIT:
+                            self._reported.clear()
+                        self._reported.add(key)
+                        items.append(Malformed(f"reddit {listing.key}", str(exc)))
                     continue
                 data = child["data"]
                 try:
