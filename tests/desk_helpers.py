@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from store import open_store
 from store.config import Config
 from store.records import Mention
 
-T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 NOW = T0 + timedelta(minutes=30)
 AGENT = "alice"
 
@@ -80,7 +80,7 @@ def make_app(store=None, db=None, config=None, **kw):
     from tui.app import DeskApp
 
     return DeskApp(config=config or desk_config(), store=store, db=db, agent=AGENT,
-                   clock=fixed_clock, tz=timezone.utc, live=False,
+                   clock=fixed_clock, tz=UTC, live=False,
                    theme=kw.pop("theme", "textual-dark"), **kw)
 
 

@@ -55,12 +55,12 @@ class Harness(App):
 
 
 def make(**kw) -> Composer:
-    defaults = dict(title="Reply in public to #1 maria", platform="mastodon", public=True,
-                    replies={"ack": "Hi {customer}, back to you by {promised_time}. {agent} "
+    defaults = {"title": "Reply in public to #1 maria", "platform": "mastodon", "public": True,
+                    "replies": {"ack": "Hi {customer}, back to you by {promised_time}. {agent} "
                              "at {brand}"},
-                    values={"customer": "@maria", "promised_time": "14:45 UTC",
+                    "values": {"customer": "@maria", "promised_time": "14:45 UTC",
                             "agent": "alice", "brand": "Acme"},
-                    check=lambda text, public: [])
+                    "check": lambda text, public: []}
     defaults.update(kw)
     return Composer(**defaults)
 

@@ -14,8 +14,7 @@ from textual.widgets import Input, TextArea
 from store.records import Status
 from tests.desk_helpers import AGENT, desk_of, fill_store, make_app, wait_for, wait_screen
 from tui.composer import Composer
-from tui.dialogs import ConfirmDialog, EscalateDialog, ScoreDialog, TextDialog
-from tui.dialogs import ChoiceDialog
+from tui.dialogs import ChoiceDialog, ConfirmDialog, EscalateDialog, ScoreDialog, TextDialog
 from tui.help import HelpScreen
 
 WIDE = (160, 45)
@@ -468,7 +467,7 @@ async def test_snooze(store):
 async def test_undo_with_nothing_to_undo_says_why(store):
     app = make_app(store=store)
     async with app.run_test(size=WIDE) as pilot:
-        desk, case_id = await open_on(pilot, store, "m4")
+        desk, _case_id = await open_on(pilot, store, "m4")
         await pilot.press("u")
         await desk.settle()
         assert any("nothing to undo" in n.message for n in app._notifications)
@@ -663,7 +662,7 @@ async def test_command_palette_runs_a_desk_action(store):
 async def test_quit_asks_when_the_outbox_holds_unsent_items(store):
     app = make_app(store=store)
     async with app.run_test(size=WIDE) as pilot:
-        desk, case_id = await open_on(pilot, store, "m4")
+        _desk, case_id = await open_on(pilot, store, "m4")
         await store.reply(case_id, AGENT, "queued")
         await pilot.press("q")
         await wait_screen(pilot, ConfirmDialog)
@@ -688,7 +687,7 @@ async def test_wallboard_key_never_crashes(store):
 async def test_hostile_text_is_shown_not_obeyed(store):
     app = make_app(store=store)
     async with app.run_test(size=WIDE) as pilot:
-        desk, case_id = await open_on(pilot, store, "m5")
+        desk, _case_id = await open_on(pilot, store, "m5")
         await pilot.press("enter")
         await desk.settle()
         text = _pane_text(desk)

@@ -21,10 +21,10 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from store import open_store
 from store.api import Store
@@ -53,7 +53,8 @@ class DeskApp(App[int]):
     CSS_PATH = "desk.tcss"
     COMMANDS = App.COMMANDS | {DeskCommands}
     ENABLE_COMMAND_PALETTE = True
-    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
 
     def __init__(
         self,
@@ -103,7 +104,7 @@ class DeskApp(App[int]):
                           else default_config_path().parent)
             try:
                 self.theme_errors = self._themes.register_all(self, config_dir)
-            except Exception as exc:  # a broken user theme folder must not stop the desk
+            except Exception as exc:  # noqa: BLE001 — a broken user theme must not stop the desk
                 self.theme_errors = [f"themes: {exc}"]
         wanted = self._requested_theme
         if wanted is None and self._themes is not None:
@@ -123,7 +124,7 @@ class DeskApp(App[int]):
             return None
         try:
             return self._themes.palette_for(self.theme, self.no_color)
-        except Exception:
+        except Exception:  # noqa: BLE001 — no palette is better than no desk
             return None
 
     # -- life cycle --------------------------------------------------------------------------

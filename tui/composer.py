@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static, TextArea
@@ -91,7 +92,7 @@ def draft_issues(text: str, public: bool) -> list[str]:
 
     try:
         return check_draft(text, public)
-    except Exception as exc:  # a broken rule must not block a reply; say so instead
+    except Exception as exc:  # noqa: BLE001 — a broken rule must not block a reply
         return [f"draft check failed: {exc}"]
 
 
@@ -120,7 +121,7 @@ class Composer(ModalScreen[str | None]):
     Composer .hint { color: $text-muted; width: 1fr; }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "send", "Send", priority=True),
         Binding("ctrl+t", "saved_reply", "Saved reply", priority=True),
         Binding("escape", "cancel", "Cancel", priority=True),

@@ -26,11 +26,12 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
@@ -49,10 +50,9 @@ from tui.dialogs import (
 from tui.help import HelpScreen
 from tui.keys import BY_NAME, binding_id, desk_bindings, display_keys, unbound_actions
 from tui.queue_model import SORT_KEYS, QueueModel
+from tui.queue_view import QueueView
 from tui.safe_text import clean, fit
 from tui.timeline import Timeline
-
-from tui.queue_view import QueueView
 
 NARROW = 110
 FOLLOW_WAIT = 0.25
@@ -92,7 +92,7 @@ class DeskQueue(QueueView):
 class DeskScreen(Screen):
     """The live queue on the left, the open case on the right, actions by key."""
 
-    BINDINGS = desk_bindings()
+    BINDINGS: ClassVar[list[BindingType]] = desk_bindings()
     AUTO_FOCUS = "#queue"
 
     def __init__(self) -> None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import (
@@ -48,7 +49,7 @@ class DeskDialog(ModalScreen):
     .dialog OptionList { height: auto; max-height: 12; }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -57,7 +58,8 @@ class DeskDialog(ModalScreen):
 class ConfirmDialog(DeskDialog):
     """A yes/no question; dismisses True or False."""
 
-    BINDINGS = [Binding("escape,n", "cancel", "No"), Binding("y", "yes", "Yes")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,n", "cancel", "No"),
+                                             Binding("y", "yes", "Yes")]
 
     def __init__(self, question: str, yes: str = "Yes", no: str = "No",
                  title: str = "Are you sure?") -> None:
@@ -159,8 +161,9 @@ class Escalation:
 class EscalateDialog(DeskDialog):
     """Escalate: tier 1 (supervisor) or 2 (executive), a note, a phone call-back."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"),
-                Binding("ctrl+s", "submit", "Escalate", priority=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Escalate", priority=True)]
 
     def __init__(self, case_label: str, current_tier: int = 0) -> None:
         super().__init__()
@@ -232,7 +235,7 @@ class SnoozeDialog(ChoiceDialog):
 class ScoreDialog(DeskDialog):
     """QA score 1–5 with an optional note; dismisses (score, note) or None."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")] + [
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")] + [
         Binding(str(n), f"pick({n})", str(n), show=False) for n in range(1, 6)]
 
     def __init__(self, case_label: str, rubric: list[str] | None = None) -> None:

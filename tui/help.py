@@ -7,11 +7,12 @@ Lists every action of ``tui.keys.ACTIONS`` by section with the keys bound to it 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -56,9 +57,10 @@ class HelpScreen(ModalScreen[None]):
     HelpScreen .title { text-style: bold; }
     """
 
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close"),
-                Binding("j,down", "scroll('down')", "Down", show=False),
-                Binding("k,up", "scroll('up')", "Up", show=False)]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "close", "Close"),
+        Binding("j,down", "scroll('down')", "Down", show=False),
+        Binding("k,up", "scroll('up')", "Up", show=False)]
 
     def __init__(self, key_for: Callable[[str], str | None]) -> None:
         super().__init__()

@@ -11,11 +11,12 @@ built into ``rich.text.Text`` directly and never parsed as markup.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.text import Text
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -78,7 +79,7 @@ class Timeline(VerticalScroll, can_focus=True):
     Timeline > Static { width: 1fr; }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "scroll_down", "Scroll", show=False),
         Binding("k", "scroll_up", "Scroll", show=False),
         Binding("g", "scroll_home", "Top", show=False),
