@@ -80,7 +80,7 @@ def make_app(store=None, db=None, config=None, **kw):
     from tui.app import DeskApp
 
     return DeskApp(config=config or desk_config(), store=store, db=db, agent=AGENT,
-                   clock=fixed_clock, tz=UTC, live=False,
+                   clock=kw.pop("clock", fixed_clock), tz=UTC, live=False,
                    theme=kw.pop("theme", "textual-dark"), **kw)
 
 

@@ -130,6 +130,24 @@ async def test_viewing_presence_is_set_and_cleared_on_quit(store):
     assert not (await store.presence()).get(case_id)
 
 
+async def test_slow_tick_reranks_and_moves_the_sla_clock(store):
+    from tests.desk_helpers import NOW
+
+    now = [NOW]
+    app = make_app(store=store, clock=lambda: now[0])
+    async with app.run_test(size=WIDE) as pilot:
+        desk, case_id = await open_on(pilot, store, "m4")
+        await pilot.press("enter")
+        await desk.settle()
+        before = desk.model.heat(case_id)
+        assert "BREACHED" not in _pane_text(desk)
+        now[0] = NOW + timedelta(hours=2)
+        desk._tick()
+        await pilot.pause()
+        assert desk.model.heat(case_id) > before
+        assert "BREACHED" in _pane_text(desk)
+
+
 # -- moving around -------------------------------------------------------------------------
 
 

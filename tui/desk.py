@@ -117,6 +117,7 @@ class DeskScreen(Screen):
         # arrive; after that it stays on the agent's case however the rows move.
         self.follow_top = True
         self._last_wake = 0.0
+        self._detail = None  # the open case's last fetched detail
         self.feeds_down: list[str] = []
         for binding in unbound_actions(self.config.keys):
             self._bindings.key_to_bindings.setdefault(binding.key, []).append(binding)
@@ -278,6 +279,7 @@ class DeskScreen(Screen):
 
     def _tick(self) -> None:
         self.model.rerank(self.app.now())
+        self._render_pane()
         # Nobody else wakes snoozed cases; a desk does it now and then (a cheap read
         # unless one is due, so forty desks doing it cost nothing worth counting).
         if time.monotonic() - self._last_wake >= WAKE_EVERY:
@@ -372,9 +374,17 @@ class DeskScreen(Screen):
             return
         if case_id != self.open_id:
             return
+        self._detail = detail
+        self._render_pane(keep_scroll)
+
+    def _render_pane(self, keep_scroll: bool = True) -> None:
+        """Draw the open case's detail as of now (the SLA clock moves without a fetch)."""
+        detail = self._detail
+        if detail is None or detail.case.id != self.open_id:
+            return
         now = self.app.now()
         heat, parts = self.store.heat(detail.case, now)
-        self.timeline.show(detail, heat, parts, now, self.presence.get(case_id, []),
+        self.timeline.show(detail, heat, parts, now, self.presence.get(detail.case.id, []),
                            self.agent, keep_scroll=keep_scroll)
 
     # -- presence ----------------------------------------------------------------------------
