@@ -5,7 +5,9 @@ and that holds credentials. Where there is none, cases that came in through a de
 replay feed are delivered to the sandbox (marked delivered, nothing leaves the machine);
 any other case fails with that reason, shown on the timeline. Retries back off with
 jitter and reuse the item's idempotency key, so a retry never posts twice. Escalations
-are announced to the configured targets for their tier.
+are announced to the configured targets for their tier (every target whose ``tier`` is at
+or below the escalation's); when one target fails, the retry skips the targets that
+already took it (remembered by this process).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class OutboxSender:
         self.interval = interval
         self.sent = 0
         self.failed = 0
+        # (outbox id, target index) of escalation announcements already made: a retry after
+        # one target failed does not announce again to the targets that took it.
+        self._announced: set[tuple[int, int]] = set()
 
     def account_for(self, platform: str) -> FeedAdapter | None:
         """The feed that answers cases on ``platform``, if one holds credentials."""
@@ -134,7 +139,8 @@ class OutboxSender:
 
     async def _announce(self, item: OutboxItem) -> Delivery:
         tier = int(item.data.get("tier", 1))
-        targets = [t for t in self.escalation_targets if int(t.get("tier", 1)) <= tier]
+        targets = [(i, t) for i, t in enumerate(self.escalation_targets)
+                   if int(t.get("tier", 1)) <= tier]
         if not targets:
             case_sources = await self._case_sources(item.case_id)
             if case_sources and all(s in self.sandbox_feeds or s.split(":")[0] in SANDBOX_KINDS
@@ -150,13 +156,17 @@ class OutboxSender:
 
         timeout = aiohttp.ClientTimeout(total=15)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            for target in targets:
+            for index, target in targets:
+                if (item.id, index) in self._announced:
+                    continue
                 url = self.env.get(str(target.get("url_env", "")))
                 if not url:
                     raise DeliveryError(
                         f"escalation target's {target.get('url_env')} is not set", retryable=False
                     )
                 await announce(url, item.text, session)
+                self._announced.add((item.id, index))
+        self._announced -= {(item.id, index) for index, _ in targets}
         return Delivery(None, None)
 
     async def _case_sources(self, case_id: int) -> list[str]:
