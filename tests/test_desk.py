@@ -256,6 +256,25 @@ async def test_reply_goes_to_the_outbox_and_undo_unsends(store):
         assert detail.events[-1].kind == "undo"
 
 
+async def test_draft_checks_warn_before_a_public_reply(store):
+    import importlib.util
+
+    if importlib.util.find_spec("store.rules.drafts") is None:
+        pytest.skip("no draft rules in this build")
+    app = make_app(store=store)
+    async with app.run_test(size=WIDE) as pilot:
+        desk, case_id = await open_on(pilot, store, "m1")
+        await pilot.press("r")
+        composer = await type_in_composer(pilot, "Not our fault. Mail bob@example.com")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is composer and composer.query_one("#warnings").display
+        assert not (await store.detail(case_id)).outbox
+        await pilot.press("ctrl+s")
+        await desk.settle()
+        assert (await store.detail(case_id)).outbox[-1].text.startswith("Not our fault")
+
+
 async def test_reply_to_a_case_someone_else_holds_asks_first(store):
     app = make_app(store=store)
     async with app.run_test(size=WIDE) as pilot:

@@ -84,6 +84,8 @@ class Timeline(VerticalScroll, can_focus=True):
         Binding("k", "scroll_up", "Scroll", show=False),
         Binding("g", "scroll_home", "Top", show=False),
         Binding("G", "scroll_end", "End", show=False),
+        # Shown so the footer says how to get back while the pane has focus.
+        Binding("tab", "screen.switch_pane", "Queue"),
     ]
 
     def __init__(self, config: Config, **kw) -> None:
