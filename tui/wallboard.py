@@ -36,10 +36,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.color import Color
 from textual.containers import Container, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
@@ -226,17 +229,103 @@ class BarList(Widget):
         return out
 
 
+class ScaledSparkline(Sparkline):
+    """A Sparkline measured against a fixed scale rather than the data's own min..max, so
+    a flat trend looks flat (+0.01 is not drawn as a full bar). ``low``/``high`` None take
+    the data's; with ``mid`` the colour runs min → mid → max (sentiment: red, grey, green).
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = Sparkline.COMPONENT_CLASSES | {
+        "sparkline--mid-color"}
+    DEFAULT_CSS = """
+    ScaledSparkline > .sparkline--mid-color { color: $foreground 40%; }
+    """
+
+    def __init__(self, *, low: float | None = None, high: float | None = None,
+                 mid: float | None = None, id: str | None = None) -> None:
+        super().__init__([], id=id)
+        self.low, self.high, self.mid = low, high, mid
+
+    def render(self) -> Bars:
+        _, base = self.background_colors
+
+        def colour(name: str) -> Color:
+            return base + self.get_component_styles(f"sparkline--{name}-color").color
+
+        return Bars(list(self.data or []), self.size.width, self.size.height,
+                    low=self.low, high=self.high, mid=self.mid, summary=self.summary_function,
+                    colours=(colour("min"), colour("mid"), colour("max")))
+
+
+class Bars:
+    """Columns of ▁…█ on a fixed scale, one value per column, coloured by value."""
+
+    GLYPHS = "▁▂▃▄▅▆▇█"
+
+    def __init__(self, values: list[float], width: int, height: int, *, low: float | None,
+                 high: float | None, mid: float | None, summary: Callable[[list[float]], float],
+                 colours: tuple[Color, Color, Color]) -> None:
+        self.values, self.width, self.height = values, max(1, width), max(1, height)
+        self.low, self.high, self.mid, self.summary = low, high, mid, summary
+        self.colours = colours
+
+    def columns(self) -> list[float]:
+        """One value per column: each bucket spread over its columns, or several buckets
+        summarised into one column when there are more buckets than columns."""
+        n, w = len(self.values), self.width
+        if not n:
+            return [self.low or 0.0] * w
+        out = []
+        for c in range(w):
+            group = self.values[c * n // w:(c + 1) * n // w]
+            out.append(self.summary(group) if group else self.values[min(n - 1, c * n // w)])
+        return out
+
+    def _style(self, ratio: float) -> Style:
+        low_c, mid_c, high_c = self.colours
+        if self.mid is None:
+            colour = low_c.blend(high_c, ratio)
+        else:
+            m = self._ratio(self.mid)
+            colour = (low_c.blend(mid_c, ratio / m) if ratio < m and m > 0
+                      else mid_c.blend(high_c, (ratio - m) / (1 - m)) if m < 1 else mid_c)
+        return Style(color=colour.rich_color)
+
+    def _ratio(self, value: float) -> float:
+        span = (self._high - self._low) or 1.0
+        return min(1.0, max(0.0, (value - self._low) / span))
+
+    def __rich_console__(self, console, options):
+        cols = self.columns()
+        self._low = min(cols) if self.low is None else self.low
+        self._high = max(cols) if self.high is None else self.high
+        ratios = [self._ratio(v) for v in cols]
+        styles = [self._style(r) for r in ratios]
+        for row in reversed(range(self.height)):
+            for ratio, style in zip(ratios, styles, strict=True):
+                eighths = int(ratio * self.height * 8) - row * 8
+                if eighths >= 8:
+                    glyph = "█"
+                elif eighths > 0:
+                    glyph = self.GLYPHS[eighths - 1]
+                else:  # the baseline keeps the time axis visible
+                    glyph = "▁" if row == 0 else " "
+                yield Segment(glyph, style)
+            if row:
+                yield Segment.line()
+
+
 class Trend(Vertical):
     """A sparkline with a caption of the numbers that matter (now, low, peak)."""
 
-    def __init__(self, title: str, *, id: str, spark_id: str) -> None:
+    def __init__(self, title: str, spark: ScaledSparkline, *, id: str) -> None:
         super().__init__(id=id, classes="panel trend")
         self.border_title = title
-        self.spark_id = spark_id
+        self.spark = spark
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="trend-caption", markup=False)
-        yield Sparkline([], id=self.spark_id)
+        yield self.spark
 
     def show(self, data: list[float], caption: Text, lvl: Level | None,
              summary: Callable[[list[float]], float] = max) -> None:
@@ -436,10 +525,11 @@ class WallboardScreen(Screen):
             for metric, label, short, tile_id in TILES:
                 yield Tile(metric, label, short, id=tile_id)
         with Container(id="wb-trends"):
-            yield Trend("VOLUME · mentions per 5 min · last 2 h", id="trend-volume",
-                        spark_id="volume")
-            yield Trend("SENTIMENT · mean per 15 min · quiet = 0 · last 6 h", id="trend-sentiment",
-                        spark_id="sentiment")
+            yield Trend("VOLUME · mentions per 5 min · last 2 h",
+                        ScaledSparkline(low=0, id="volume"), id="trend-volume")
+            yield Trend("SENTIMENT · mean per 15 min · last 6 h",
+                        ScaledSparkline(low=-1, high=1, mid=0, id="sentiment"),
+                        id="trend-sentiment")
         with Container(id="wb-panels"):
             yield Panel("CASES PER PLATFORM", BarList(id="platforms", empty="no open cases"),
                         id="panel-platforms")
@@ -583,7 +673,7 @@ class WallboardScreen(Screen):
 
     def _show_trends(self, m: WallboardMetrics, values: dict[str, float | None]) -> None:
         vol = m.volume
-        cap = Text()
+        cap = Text(no_wrap=True, overflow="ellipsis")
         cap.append(f"last 5 min {vol[-1] if vol else 0:,}", style="bold")
         cap.append(f" · peak {max(vol, default=0):,} · {sum(vol):,} in 2 h")
         self.query_one("#trend-volume", Trend).show(
@@ -591,11 +681,11 @@ class WallboardScreen(Screen):
             self.level_of("volume_last_bucket", values["volume_last_bucket"]))
         trend = m.sentiment_trend
         now_s = trend[-1] if trend else 0.0
-        cap = Text()
+        cap = Text(no_wrap=True, overflow="ellipsis")
         cap.append(f"now {now_s:+.2f} {tone(now_s)}", style="bold")
         if trend:
-            # The sparkline stretches low..high, so the caption says what those are.
             cap.append(f" · low {min(trend):+.2f} · high {max(trend):+.2f}")
+            cap.append(" · scale −1…+1, a quiet spell reads 0", style="italic")
         self.query_one("#trend-sentiment", Trend).show(
             list(trend), cap, self.level_of("sentiment_now", values["sentiment_now"]),
             summary=lambda xs: sum(xs) / len(xs))
