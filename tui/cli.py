@@ -549,6 +549,14 @@ async def cmd_doctor(args: argparse.Namespace) -> int:
     if not config.feeds:
         out("feeds    ok   none configured: the desk runs the demo feed (heatdesk init writes "
             "an example config)")
+    for target in config.escalation_targets:  # an unset URL fails every escalation later
+        var = target.get("url_env")
+        where = f"tier {target.get('tier', 1)} ({target.get('kind', 'slack')})"
+        if var and os.environ.get(str(var)):
+            out(f"escalate ok   {where} via ${var}")
+        else:
+            out(f"escalate FAIL {where} — environment variable not set: url_env={var}")
+            problems += 1
     return EXIT_USER if problems else 0
 
 
