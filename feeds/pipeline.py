@@ -12,6 +12,7 @@ repeats.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -198,13 +199,66 @@ class IngestPipeline:
                 deletes.append((item.platform, item.external_id))
             elif isinstance(item, Cursor):
                 cursors[feed] = item.value
-        result = await self.store.ingest(mentions, deletes, cursors)
+        for m in mentions:
+            _make_storable(m)
+        try:
+            result = await self.store.ingest(mentions, deletes, cursors)
+        except Exception as exc:  # one bad mention must not stop the feed or lose the rest
+            log.warning("batch of %d could not be stored (%s); storing one by one",
+                        len(mentions), exc)
+            result = await self._write_one_by_one(mentions, deletes, cursors)
         self.stats.new += result.new
         self.stats.duplicates += result.duplicates
         self.stats.deleted += result.deleted
         self.stats.batches += 1
         if self.on_batch and result.case_ids:
             self.on_batch(result.case_ids)
+
+
+    async def _write_one_by_one(self, mentions, deletes, cursors):
+        from store.core import IngestResult
+
+        total = IngestResult()
+        for m in mentions:
+            try:
+                r = await self.store.ingest([m])
+            except Exception as exc:
+                self._report(m.source or "feed", Malformed(
+                    f"{m.platform}:{m.external_id[:60]}", f"could not be stored: {exc}"))
+                continue
+            total.new += r.new
+            total.duplicates += r.duplicates
+            total.case_ids |= r.case_ids
+        r = await self.store.ingest([], deletes, cursors)
+        total.deleted += r.deleted
+        return total
+
+
+_STR_FIELDS = ("platform", "external_id", "author", "author_name", "text", "url", "in_reply_to",
+               "lang", "source")
+
+
+def _storable(value: str) -> str:
+    """``value`` with lone surrogates (not valid Unicode; no database takes them) as U+FFFD."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _make_storable(m: Mention) -> None:
+    # Adapters decode JSON from the network, where "\ud800" is legal; everything else in
+    # a mention is kept verbatim.
+    for name in _STR_FIELDS:
+        value = getattr(m, name)
+        if isinstance(value, str):
+            setattr(m, name, _storable(value))
+    try:
+        json.dumps(m.raw, ensure_ascii=False, default=str).encode("utf-8")
+    except (UnicodeEncodeError, TypeError, ValueError):
+        # Keep the payload for audit, escaped (ensure_ascii writes \udXXX as text).
+        m.raw = {"escaped": json.dumps(m.raw, default=str)}
 
 
 def _warm_up() -> None:

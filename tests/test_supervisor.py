@@ -118,3 +118,19 @@ def test_backoff_grows_with_jitter_and_redaction():
     assert all(0 < d <= 60 for d in delays)
     assert max(delays[6:]) > max(delays[:2])
     assert redact("bad token abcd1234 here", ["abcd1234"]) == "bad token [redacted] here"
+
+
+async def test_unstorable_text_is_repaired_and_never_stops_the_pipeline(store):
+    pipeline = IngestPipeline(store, use_process=False, max_delay=0.01)
+    runner = asyncio.create_task(pipeline.run())
+    broken = mention("s1", author="s@x", text="lone \ud800 surrogate")
+    broken.raw = {"text": "\udfff"}
+    await pipeline.put("f", broken)
+    await pipeline.put("f", mention("s2", author="t@x", text="fine"))
+    await pipeline.flush()
+    await pipeline.close()
+    await runner
+    stored = await store.mention("mastodon", "s1")
+    assert stored.text == "lone \ufffd surrogate"
+    assert "udfff" in stored.raw["escaped"]
+    assert await store.mention("mastodon", "s2") is not None
