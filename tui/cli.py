@@ -293,7 +293,7 @@ async def cmd_case(args: argparse.Namespace) -> int:
                                     "suggestion": c.suggestion, "text": c.last_text},
                                    ensure_ascii=False))
                 else:
-                    out(f"{c.id:>6}  {heat:5.1f}  {c.status.value:<12} {c.platform:<9} "
+                    out(f"{c.id:>6}  {heat:5.1f}  {c.status.value:<12} {_plain(c.platform):<9} "
                         f"{_plain(c.customer)[:24]:<24} {_plain(c.last_text)[:60]}")
             return 0
         case_id = parse_case_id(args.id)
@@ -386,7 +386,7 @@ def _plain(text: str) -> str:
 def print_case(detail, store: Store) -> None:
     c = detail.case
     heat, parts = store.heat(c)
-    out(f"case {c.id} · {c.platform} · {_plain(c.customer)} · {c.status.value}"
+    out(f"case {c.id} · {_plain(c.platform)} · {_plain(c.customer)} · {c.status.value}"
         + (f" · tier {c.escalation_tier}" if c.escalation_tier else "")
         + (f" · held by {c.assignee}" if c.assignee else ""))
     out(f"heat {heat:.1f}  " + "  ".join(f"{k} {v:g}" for k, v in parts.items() if v))

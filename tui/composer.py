@@ -181,7 +181,7 @@ class Composer(ModalScreen[str | None]):
         line = Text()
         line.append(f"{n} / {self.limit}", style="bold red" if over else "bold")
         kind = "public reply" if self.public else "private"
-        line.append(f"  {self.platform} · {kind}", style="dim")
+        line.append(f"  {clean(self.platform)} · {kind}", style="dim")
         if over:
             line.append(f"  {n - self.limit} too long", style="bold red")
         self.query_one("#count", Static).update(line)
@@ -192,8 +192,8 @@ class Composer(ModalScreen[str | None]):
             self.notify("Nothing to send: the draft is empty.", severity="warning")
             return
         if length_of(text, self.platform) > self.limit:
-            self.notify(f"Too long for {self.platform}: {length_of(text, self.platform)} of "
-                        f"{self.limit}.", severity="error")
+            self.notify(f"Too long for {clean(self.platform)}: {length_of(text, self.platform)} "
+                        f"of {self.limit}.", severity="error", markup=False)
             return
         if self.checks and self._warned_for != self.draft:
             issues = self._check(text, self.public)
