@@ -8,9 +8,12 @@ Data flow: on mount a worker loads the open cases and today's closed ones, the c
 mentions of the trend window and the timeline events NRT is measured on. Then it follows
 the change cursor (``wait_for_change``): changed cases are fetched by id, new mentions and
 events by id range (``mention_stats_after``/``events_after``), so nothing is reloaded to
-see one change. The snapshot is computed in a thread (about 0.4 s at 100k cases) after a
-change, at most every ``MIN_GAP`` seconds (longer when a snapshot takes long), and every
-``TICK`` seconds anyway, because waits and breaches grow with time alone.
+see one change. The snapshot is computed in a thread after a change (one at a time,
+starting at most every ``MIN_GAP`` seconds) and every ``TICK`` seconds anyway, because
+waits and breaches grow with time alone. Measured with 55k open cases, 100k mentions and
+100k events in the windows: a snapshot takes about 1 s, a change shows in 1-2.4 s, the
+event loop stays responsive (lag under 20 ms); while changes stream in at that size the
+thread recomputes back to back (one core).
 
 Decisions worth knowing:
 - "Today" starts at local midnight (the desk's time zone when pushed from the desk).
@@ -70,9 +73,9 @@ try:
 except ImportError:  # themes/ is optional: the board still runs on Textual's themes
     themes = None  # type: ignore[assignment]
 
-FOLLOW_WAIT = 0.5  # seconds between looks at the change cursor
+FOLLOW_WAIT = 0.25  # seconds between looks at the change cursor
 TICK = 5.0  # recompute at least this often: waits and breaches grow with time alone
-MIN_GAP = 0.5  # ... and at most this often after changes (longer for slow snapshots)
+MIN_GAP = 0.5  # ... and start one at most this often after changes
 PRESENCE_EVERY = 10.0
 TREND_HOURS = 6.0
 TREND_BUCKET_MINUTES = 15.0
@@ -525,9 +528,9 @@ class WallboardScreen(Screen):
             for metric, label, short, tile_id in TILES:
                 yield Tile(metric, label, short, id=tile_id)
         with Container(id="wb-trends"):
-            yield Trend("VOLUME · mentions per 5 min · last 2 h",
+            yield Trend("VOLUME · per 5 min · last 2 h",
                         ScaledSparkline(low=0, id="volume"), id="trend-volume")
-            yield Trend("SENTIMENT · mean per 15 min · last 6 h",
+            yield Trend("SENTIMENT · per 15 min · last 6 h",
                         ScaledSparkline(low=-1, high=1, mid=0, id="sentiment"),
                         id="trend-sentiment")
         with Container(id="wb-panels"):
@@ -577,6 +580,7 @@ class WallboardScreen(Screen):
         await data.load(now, start_of_day(now))
         await self._recompute()
         last_presence = last_feeds = time.monotonic()
+        dirty = False
         while True:
             await self.store.wait_for_change(FOLLOW_WAIT)
             try:
@@ -598,19 +602,21 @@ class WallboardScreen(Screen):
                 self.notify(f"store: {exc}", severity="error", timeout=5, markup=False)
                 await asyncio.sleep(1.0)
                 continue
-            since = time.monotonic() - self._computed_at
-            gap = max(MIN_GAP, 2 * self.compute_seconds)
-            if ((changed or presence) and since >= gap) or (self.live and since >= TICK):
+            # A change seen during the gap waits for the next look, not for the tick.
+            dirty = dirty or changed or presence
+            since = time.monotonic() - self._compute_started
+            if (dirty and since >= MIN_GAP) or (self.live and since >= TICK):
                 await self._recompute()
+                dirty = False
 
-    _computed_at = 0.0
+    _compute_started = 0.0
 
     async def _recompute(self) -> None:
         assert self.data is not None
         now = self.now()
         cases, mentions, events, present = self.data.inputs(now)
         day = self.data.day
-        started = time.monotonic()
+        started = self._compute_started = time.monotonic()
 
         def compute() -> tuple[WallboardMetrics, list[tuple[str, int]]]:
             metrics = snapshot(
@@ -623,7 +629,6 @@ class WallboardScreen(Screen):
 
         metrics, tags = await asyncio.to_thread(compute)
         self.compute_seconds = time.monotonic() - started
-        self._computed_at = time.monotonic()
         self.show(metrics, tags)
 
     # -- drawing -------------------------------------------------------------------------
