@@ -150,11 +150,11 @@ def render_detail(detail: CaseDetail, heat: float, parts: dict[str, float], now:
         sla.append("nobody waiting", style="dim")
     elif state.breached:
         sla.append(f"BREACHED {clock_text(state.remaining_s)}", style="bold reverse red")
-        sla.append(f"  waiting {ago(c.waiting_since, now)} · {c.priority}", style="dim")
+        sla.append(f"  waiting {ago(c.waiting_since, now)} · {clean(c.priority)}", style="dim")
     else:
         style = "bold yellow" if state.used >= 0.75 else "bold"
         sla.append(f"{clock_text(state.remaining_s)} left", style=style)
-        sla.append(f"  waiting {ago(c.waiting_since, now)} · {c.priority}", style="dim")
+        sla.append(f"  waiting {ago(c.waiting_since, now)} · {clean(c.priority)}", style="dim")
     if c.promised_by is not None:
         sla.append("  promised by ", style="dim")
         sla.append(_when(c.promised_by, now))
