@@ -36,6 +36,7 @@ from tui.keys import keymap_from_config
 log = logging.getLogger("heatdesk")
 
 PRESENCE_TTL = 30.0
+BACKGROUND_GROUPS = frozenset({"follow", "pane", "presence", "wake", "announce", "wallboard"})
 
 
 def _themes_module():
@@ -162,6 +163,10 @@ class DeskApp(App[int]):
 
     async def shutdown(self) -> None:
         """Stop feeds, clear presence, close the store (idempotent)."""
+        # Background readers first, so none of them meets a closed store on the way out.
+        for worker in list(self.workers):
+            if worker.group in BACKGROUND_GROUPS:
+                worker.cancel()
         runtime, self.runtime = self.runtime, None
         if runtime is not None:
             with contextlib.suppress(Exception):
