@@ -36,7 +36,7 @@ ACTIONS: tuple[DeskAction, ...] = (
     DeskAction("cursor_up", "k,up", "Prev", "previous case", "Move"),
     DeskAction("cursor_top", "g,home", "Top", "first case", "Move"),
     DeskAction("cursor_bottom", "G,end", "Bottom", "last case", "Move"),
-    DeskAction("open_case", "enter", "Open", "open the case in the side pane", "Move", True),
+    DeskAction("open_case", "enter", "Open", "open the case in the side pane", "Move"),
     DeskAction("switch_pane", "tab", "Pane", "move focus queue ↔ timeline", "Move"),
     DeskAction("close_pane", "escape", "Back", "clear the filter / close the side pane "
                "(narrow screens)", "Move"),
@@ -97,10 +97,17 @@ def binding_id(action: str) -> str:
     return ID_PREFIX + action
 
 
+# The footer shows bindings in order; at 80 columns only the first few fit, so the
+# ones an agent needs most come first (help lists the rest).
+FOOTER_ORDER = ("claim", "reply", "acknowledge", "resolve", "help", "escalate", "filter",
+                "quit")
+
+
 def desk_bindings() -> list[Binding]:
-    """Bindings for every action that has a default key."""
+    """Bindings for every action that has a default key (footer ones first, in order)."""
     out = []
-    for a in ACTIONS:
+    first = {name: i for i, name in enumerate(FOOTER_ORDER)}
+    for a in sorted(ACTIONS, key=lambda a: first.get(a.name, len(first))):
         if a.keys is None:
             continue
         # The command palette lives on the app; the desk's binding just forwards to it.
