@@ -715,10 +715,19 @@ async def test_quit_asks_when_the_outbox_holds_unsent_items(store):
 async def test_wallboard_key_never_crashes(store):
     app = make_app(store=store)
     async with app.run_test(size=WIDE) as pilot:
-        await desk_of(pilot)
+        desk = await desk_of(pilot)
         await pilot.press("w")
         await pilot.pause(0.3)
         assert app.is_running
+        try:
+            from tui.wallboard import WallboardScreen
+        except ImportError:
+            assert any("wallboard" in n.message.lower() for n in app._notifications)
+            return
+        await wait_screen(pilot, WallboardScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is desk
 
 
 async def test_hostile_text_is_shown_not_obeyed(store):
