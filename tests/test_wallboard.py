@@ -293,6 +293,30 @@ async def test_board_follows_the_store_within_seconds(desk_store, store_clock):
         assert screen.metrics.volume[-1] == 1  # gina, 10:59
 
 
+async def test_a_change_during_a_slow_snapshot_is_not_left_for_the_tick(desk_store, store_clock,
+                                                                        monkeypatch):
+    from tui import wallboard
+
+    def slow_snapshot(*args, **kw):
+        time.sleep(0.3)
+        return wallboard_snapshot(*args, **kw)
+
+    wallboard_snapshot = wallboard.snapshot
+    monkeypatch.setattr(wallboard, "snapshot", slow_snapshot)
+    monkeypatch.setattr(wallboard, "TICK", 60.0)  # only changes may trigger a redraw here
+    app = board_app(desk_store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await shown(pilot)
+        store_clock.at(59)
+        for n, author in enumerate(("gina", "hal", "ivy")):
+            await desk_store.ingest([mention(f"g{n}", author=author, minutes=59)])
+            await pilot.pause(0.15)  # lands while the previous snapshot is computing
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and tiles(screen)["queue_depth"].value != "8":
+            await pilot.pause(0.05)
+        assert tiles(screen)["queue_depth"].value == "8"
+
+
 async def test_thresholds_come_from_the_config(desk_store):
     config = desk_config(thresholds={
         "queue_depth": {"warn": 3, "alarm": 10},

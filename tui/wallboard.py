@@ -24,6 +24,8 @@ Decisions worth knowing:
   (the compact board); from 32 rows (or 160 columns) the sentiment trend and the panels
   (platforms, tags, agents, feeds) too; 8 tiles in one row from 160 columns.
 - No customer text is shown: tags, platform, agent and feed names only, as ``Text``.
+- Theme: ``--theme``, else ``theme`` in ``[wallboard]``, else ``heatdesk-wallboard`` (the
+  desk's own theme is for the desk). Pushed over the desk, the board keeps the desk's.
 - Keys: ``q`` quits the standalone board; pushed over the desk, ``esc``/``w``/``q`` go back.
 """
 
