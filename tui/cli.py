@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--public", action="store_true",
                        help="allow binding to a non-loopback address (no authentication!)")
     serve.add_argument("--theme")
+    serve.add_argument("--public-url", help="the URL browsers use when behind a proxy")
     ingest = sub.add_parser("ingest", parents=[common], help="run feeds headless and deliver "
                             "the outbox")
     ingest.add_argument("--feed", action="append", default=[], metavar="SPEC",
