@@ -178,10 +178,11 @@ class DeskScreen(Screen):
         """Load the queue, then apply the change cursor's deltas as they come."""
         store = self.store
         seq = await store.change_seq()
-        day = self.app.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+        # Open cases, plus today's finished ones for the "resolved today" view.
+        day = self.app.now().replace(hour=0, minute=0, second=0, microsecond=0)
         cases = await store.open_cases()
-        cases += [c for c in await store.cases(since=day) if c.status.value in ("resolved",
-                                                                                "closed")]
+        for status in ("resolved", "closed"):
+            cases += await store.cases(status=status, since=day)
         await self._upsert(cases)
         self._set_presence(await store.presence())
         self.seq = seq
