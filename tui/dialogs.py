@@ -175,8 +175,9 @@ class EscalateDialog(DeskDialog):
             yield Label(Text("Escalate " + clean(self.case_label)), classes="title",
                         markup=False)
             with RadioSet(id="tier"):
-                yield RadioButton("Tier 1 — supervisor", value=self.current_tier < 2, id="t1")
-                yield RadioButton("Tier 2 — executive", value=self.current_tier >= 2, id="t2")
+                # Already with a supervisor: the next step up is the default.
+                yield RadioButton("Tier 1 — supervisor", value=self.current_tier < 1, id="t1")
+                yield RadioButton("Tier 2 — executive", value=self.current_tier >= 1, id="t2")
             yield Input(placeholder="note for whoever picks it up", id="note")
             yield Checkbox("Ask for a phone call-back", id="phone")
             yield Label("enter/ctrl+s escalates · esc cancels", classes="hint")
