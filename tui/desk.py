@@ -238,8 +238,9 @@ class DeskScreen(Screen):
         """Refresh the status line's outbox count and feed warnings."""
         self.outbox_pending = await self.store.pending_outbox()
         health = await self.store.feed_health()
+        # A replay or demo that reached its end is done, not down.
         self.feeds_down = sorted(name for name, h in health.items()
-                                 if h.get("connected") is False)
+                                 if h.get("connected") is False and not h.get("finished"))
         self._update_status()
 
     def select_case(self, case_id: int) -> bool:
