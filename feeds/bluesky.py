@@ -85,6 +85,7 @@ from feeds.base import (
     Malformed,
     StreamError,
 )
+from feeds.http import make_session, retry_after
 from store.records import Mention, OutboxItem
 
 log = logging.getLogger("heatdesk.feeds.bluesky")
@@ -486,21 +487,14 @@ class _Unreachable(Exception):
     """The request did not get an answer (network error or timeout): outcome unknown."""
 
 
+#: Bluesky's own reset (epoch seconds) is read before ``Retry-After``.
+_WAIT_HEADERS = ("ratelimit-reset", "RateLimit-Reset", "Retry-After")
+
+
 def _retry_after(headers: Mapping[str, str], default: float | None = None) -> float | None:
-    """Seconds to wait, from ``ratelimit-reset`` (epoch s) or ``Retry-After`` (s)."""
-    reset = headers.get("ratelimit-reset") or headers.get("RateLimit-Reset")
-    if reset:
-        try:
-            return max(0.0, min(float(reset) - time.time(), 86400.0))
-        except ValueError:
-            pass
-    after = headers.get("Retry-After")
-    if after:
-        try:
-            return max(0.0, min(float(after), 86400.0))
-        except ValueError:
-            pass
-    return default
+    """Seconds to wait, from ``ratelimit-reset`` (epoch s) or ``Retry-After``, else ``default``."""
+    wait = retry_after(headers, names=_WAIT_HEADERS)
+    return default if wait is None else wait
 
 
 def _error_of(body: Any) -> tuple[str, str]:
@@ -591,7 +585,7 @@ class BlueskyFeed(FeedAdapter):
 
     def _client(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(
+            self._http = make_session(
                 # no total: the websocket lives for hours; XRPC calls pass their own
                 timeout=aiohttp.ClientTimeout(total=None, connect=15.0),
                 headers={"User-Agent": "heatdesk (+https://github.com/heatdesk)"},

@@ -10,15 +10,15 @@
 * `parse_link_header` — RFC 8288 ``Link`` header → ``{rel: url}``.
 * `html_to_text` — post HTML (Mastodon ``content``) → plain text: entities decoded,
   ``<br>`` a newline, paragraphs separated by a blank line, every tag dropped.
-* `backoff` — exponential backoff with full jitter.
 * `scrub` — a message with secret values replaced, for anything that may be logged.
+
+Backoff with jitter is not here: the one copy is `feeds.supervisor.backoff_delay`.
 """
 
 from __future__ import annotations
 
 import html
 import math
-import random
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -113,9 +113,15 @@ def _clamp(wait: float) -> float | None:
     return max(0.0, min(wait, MAX_WAIT_SECONDS))
 
 
-def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds the server asked us to wait: ``Retry-After`` first, then the reset time."""
-    for key in ("Retry-After", "X-RateLimit-Reset", "RateLimit-Reset", "X-Rate-Limit-Reset"):
+#: The headers `retry_after` reads, in this order: ``Retry-After`` first, then the reset time.
+RETRY_HEADERS = ("Retry-After", "X-RateLimit-Reset", "RateLimit-Reset", "X-Rate-Limit-Reset")
+
+
+def retry_after(headers: Mapping[str, str], now: float | None = None, *,
+                names: Iterable[str] = RETRY_HEADERS) -> float | None:
+    """Seconds the server asked us to wait: the first of ``names`` that `parse_retry_value`
+    can read (by default ``Retry-After`` first, then the reset time), else None."""
+    for key in names:
         value = headers.get(key)
         if value is not None:
             wait = parse_retry_value(value, now)
@@ -239,14 +245,7 @@ def html_to_text(content: str) -> str:
     return "\n".join(lines).strip()
 
 
-# -- backoff and secrets --------------------------------------------------------------------
-
-def backoff(attempt: int, base: float = 1.0, cap: float = 60.0,
-            rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter: uniform in [step/10, step], step = base·2^attempt."""
-    step = min(cap, base * (2 ** min(max(attempt, 0), 30)))
-    return (rng or random).uniform(step / 10, step)
-
+# -- secrets ---------------------------------------------------------------------------------
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:
     """``text`` with every secret value (4+ characters) replaced by ``[redacted]``."""

@@ -80,6 +80,7 @@ from feeds.base import (
     Malformed,
     StreamError,
 )
+from feeds.http import parse_retry_value
 from store.records import Mention, OutboxItem
 
 log = logging.getLogger("heatdesk.feeds.reddit")
@@ -409,8 +410,9 @@ class RedditFeed(FeedAdapter):
         self._reset_at = time.monotonic() + reset if reset is not None else None
 
     def _retry_after(self, headers: Mapping[str, str]) -> float:
-        reset = _float(headers, "x-ratelimit-reset")
-        after = _float(headers, "Retry-After")
+        """The longer of Reddit's window reset and ``Retry-After`` (1 s to 1 h; 60 s if neither)."""
+        reset = _float(headers, "x-ratelimit-reset")  # Reddit's: seconds, as a float
+        after = parse_retry_value(headers.get("Retry-After"))
         return max(1.0, min(max(reset or 0.0, after or 0.0) or 60.0, 3600.0))
 
     def pace(self) -> float:

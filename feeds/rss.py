@@ -6,8 +6,9 @@ Polling
     ``If-None-Match`` / ``If-Modified-Since``, and ``304 Not Modified`` means nothing new.
     feedparser only parses the bytes (wrapped in a BytesIO, so a body can never be taken
     for a URL or a file name); it never touches the network. 429/503 honour
-    ``Retry-After``; other HTTP errors and network failures raise `StreamError` for the
-    supervisor. Bodies over `MAX_BYTES` are refused.
+    ``Retry-After`` or a rate-limit reset header (`feeds.http.retry_after`); other HTTP
+    errors and network failures raise `StreamError` for the supervisor. Bodies over
+    `MAX_BYTES` are refused.
 
 Entries → Mention
     external_id = the entry's ``id`` (guid) or else its link; an id that is neither a URL
@@ -47,6 +48,7 @@ import aiohttp
 import feedparser
 
 from feeds.base import ConfigError, Cursor, FeedAdapter, FeedItem, Malformed, StreamError
+from feeds.http import retry_after
 from store.records import Mention
 
 log = logging.getLogger("heatdesk.feeds.rss")
@@ -94,7 +96,13 @@ class _TextExtractor(HTMLParser):
 
 
 def html_to_text(html: str) -> str:
-    """Plain text of an HTML fragment: tags dropped, entities decoded, blocks as lines."""
+    """Plain text of an HTML fragment: tags dropped, entities decoded, blocks as lines.
+
+    Not `feeds.http.html_to_text` on purpose: feed HTML (blog comments, WordPress) is
+    compacted — runs of spaces and ``&nbsp;`` become one space, every block edge is a line
+    break, never more than one blank line — where Mastodon's keeps the post's own spacing
+    (``&nbsp;`` stays, list items on consecutive lines).
+    """
     if not html:
         return ""
     parser = _TextExtractor()
@@ -259,24 +267,6 @@ def dump_cursor(etag: str | None, modified: str | None, seen: list[str]) -> str:
                       separators=(",", ":"), ensure_ascii=False)
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, min(float(value), 86400.0))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        return max(0.0, min((when - datetime.now(timezone.utc)).total_seconds(), 86400.0))
-
-
 # -- the adapter -------------------------------------------------------------------------
 
 
@@ -328,7 +318,7 @@ class RssFeed(FeedAdapter):
                     return 304, resp.headers, b""
                 if resp.status in (429, 503):
                     raise StreamError(f"{self.url}: HTTP {resp.status}",
-                                      retry_after=_retry_after(resp.headers))
+                                      retry_after=retry_after(resp.headers))
                 if resp.status >= 400:
                     raise StreamError(f"{self.url}: HTTP {resp.status}",
                                       retry_after=3600.0 if resp.status == 410 else None)
