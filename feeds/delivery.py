@@ -25,6 +25,11 @@ from store.records import Mention, OutboxItem
 
 log = logging.getLogger("heatdesk.delivery")
 MAX_ATTEMPTS = 8
+# Each item is leased on its own, just before it is sent, for LEASE_SECONDS; one send is
+# cut off after SEND_TIMEOUT (outcome unknown: retried later with the same key), so a
+# lease never runs out while its sender is still at work.
+LEASE_SECONDS = 120.0
+SEND_TIMEOUT = 90.0
 SANDBOX_KINDS = ("demo", "replay")
 
 
@@ -81,17 +86,35 @@ class OutboxSender:
             if count == 0:
                 await asyncio.sleep(self.interval)
 
-    async def deliver_due(self) -> int:
-        """One pass over the due items; returns how many were attempted."""
-        items = await self.store.due_outbox()
-        for item in items:
-            await self.deliver(item)
-        return len(items)
+    async def deliver_due(self, limit: int = 50) -> int:
+        """Deliver up to ``limit`` due items, leasing each just before it is sent; returns
+        how many were attempted.
+
+        One lease per item, not one for a batch: behind a slow platform (every send
+        waiting out its timeout) the items queued in a batch would outlive their lease and
+        a second sender (another ingest worker) would post them as well; and a crash would
+        charge an attempt to every item of the batch, so a crash loop could use up the
+        attempts of replies that were never tried, failing them for good on the next
+        transient error.
+        """
+        done = 0
+        while done < limit:
+            items = await self.store.due_outbox(limit=1, lease_seconds=LEASE_SECONDS)
+            if not items:
+                break
+            await self.deliver(items[0])
+            done += 1
+        return done
 
     async def deliver(self, item: OutboxItem) -> None:
         """Attempt one item and record the outcome (delivered, retry later, or failed)."""
         try:
-            delivery = await self._send(item)
+            try:
+                delivery = await asyncio.wait_for(self._send(item), SEND_TIMEOUT)
+            except TimeoutError:
+                raise DeliveryError(f"no answer within {SEND_TIMEOUT:g} s (it may have gone "
+                                    "out; the retry uses the same idempotency key)",
+                                    retryable=True) from None
         except DeliveryError as exc:
             reason = redact(exc.reason, self._secrets())
             if exc.retryable and item.attempts < MAX_ATTEMPTS:
