@@ -85,7 +85,7 @@ from feeds.base import (
     Malformed,
     StreamError,
 )
-from feeds.http import make_session, retry_after
+from feeds.http import make_session, retry_after, scrub
 from store.records import Mention, OutboxItem
 
 log = logging.getLogger("heatdesk.feeds.bluesky")
@@ -695,6 +695,13 @@ class BlueskyFeed(FeedAdapter):
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise _Unreachable(f"{nsid}: {type(exc).__name__}: {exc}".rstrip(": ")) from None
 
+    def _scrub(self, text: str) -> str:
+        """``text`` without the app password or the session's tokens (a server may echo
+        what it was sent in its error message)."""
+        session = self._session or {}
+        return scrub(text, [self.secret("password_env"), session.get("accessJwt"),
+                            session.get("refreshJwt")])
+
     def _lock(self) -> asyncio.Lock:
         if self._session_lock is None:
             self._session_lock = asyncio.Lock()
@@ -731,8 +738,9 @@ class BlueskyFeed(FeedAdapter):
                                 retry_after=_retry_after(headers, 60.0))
         if status >= 500:
             raise DeliveryError(f"bluesky login: HTTP {status}", retryable=True)
-        raise DeliveryError(f"bluesky login failed for {self.handle}: {error or status} "
-                            f"{message}".rstrip(), retryable=False)
+        raise DeliveryError(self._scrub(f"bluesky login failed for {self.handle}: "
+                                        f"{error or status} {message}".rstrip()),
+                            retryable=False)
 
     async def _refresh_session(self, stale_access: str) -> dict[str, str]:
         """A fresh session after ``stale_access`` expired (refresh, else log in again)."""
@@ -902,14 +910,15 @@ class BlueskyFeed(FeedAdapter):
             raise DeliveryError("bluesky rate limit reached", retryable=True,
                                 retry_after=_retry_after(headers, 60.0))
         if status >= 500:
-            raise DeliveryError(f"bluesky createRecord: HTTP {status} {error}".rstrip(),
+            raise DeliveryError(self._scrub(f"bluesky createRecord: HTTP {status} {error}"
+                                            .rstrip()),
                                 retryable=True, retry_after=_retry_after(headers))
         if status == 200:
             raise DeliveryError("bluesky createRecord answered without a uri", retryable=True)
         reason = f"bluesky refused the reply: {error or 'HTTP ' + str(status)}"
         if message:
             reason += f": {message}"
-        raise DeliveryError(reason, retryable=False)
+        raise DeliveryError(self._scrub(reason), retryable=False)
 
     async def aclose(self) -> None:
         if self._http is not None and not self._http.closed:

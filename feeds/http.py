@@ -18,6 +18,7 @@ Backoff with jitter is not here: the one copy is `feeds.supervisor.backoff_delay
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 import time
@@ -25,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 import aiohttp
 
@@ -248,10 +249,13 @@ def html_to_text(content: str) -> str:
 # -- secrets ---------------------------------------------------------------------------------
 
 def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with every secret value (4+ characters) replaced by ``[redacted]``."""
+    """``text`` with every secret value (4+ characters) replaced by ``[redacted]``, also in
+    the forms a server may echo it back in: URL-encoded (a form body) or JSON-escaped."""
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
+            for form in (secret, quote_plus(secret), quote(secret, safe=""),
+                         json.dumps(secret)[1:-1]):
+                text = text.replace(form, "[redacted]")
     return text
 
 

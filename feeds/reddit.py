@@ -80,7 +80,7 @@ from feeds.base import (
     Malformed,
     StreamError,
 )
-from feeds.http import parse_retry_value
+from feeds.http import parse_retry_value, scrub
 from store.records import Mention, OutboxItem
 
 log = logging.getLogger("heatdesk.feeds.reddit")
@@ -338,6 +338,15 @@ class RedditFeed(FeedAdapter):
 
     # -- HTTP ---------------------------------------------------------------------------
 
+    def _scrub(self, text: str) -> str:
+        """``text`` without our credentials, in any form a server might echo them: the
+        id, secret and password, the basic-auth header value, the access token."""
+        client_id, secret = self.secret("client_id_env"), self.secret("client_secret_env")
+        values = [client_id, secret, self.secret("password_env"), self._token]
+        if client_id and secret:
+            values.append(base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii"))
+        return scrub(text, values)
+
     def _client(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(
@@ -373,7 +382,8 @@ class RedditFeed(FeedAdapter):
                     body = None
                 headers = resp.headers
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise _Failed(f"reddit login: {type(exc).__name__}: {exc}".rstrip(": ")) from None
+            raise _Failed(self._scrub(f"reddit login: {type(exc).__name__}: {exc}".rstrip(": "))
+                          ) from None
         if status == 200 and isinstance(body, dict) and isinstance(body.get("access_token"), str):
             self.tokens_fetched += 1
             try:
@@ -391,8 +401,8 @@ class RedditFeed(FeedAdapter):
         if status == 401:
             raise _Failed("reddit rejected the client id/secret (HTTP 401)", 401,
                           retryable=False)
-        raise _Failed(f"reddit login failed: {error or 'HTTP ' + str(status)}", status,
-                      retryable=False)
+        raise _Failed(self._scrub(f"reddit login failed: {error or 'HTTP ' + str(status)}"),
+                      status, retryable=False)
 
     async def _ensure_token(self, stale: str | None = None) -> str:
         async with self._lock():
@@ -454,8 +464,8 @@ class RedditFeed(FeedAdapter):
                     self._note_ratelimit(headers)
                     raw = await resp.read()
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                raise _Failed(f"reddit {path}: {type(exc).__name__}: {exc}".rstrip(": ")) \
-                    from None
+                raise _Failed(self._scrub(f"reddit {path}: {type(exc).__name__}: {exc}"
+                                          .rstrip(": "))) from None
             if status == 401 and attempt == 1:
                 token = await self._ensure_token(stale=token)
                 continue
@@ -471,7 +481,7 @@ class RedditFeed(FeedAdapter):
             if status >= 400:
                 message = body.get("message") if isinstance(body, dict) else None
                 reason = f"reddit {path}: HTTP {status}" + (f" {message}" if message else "")
-                raise _Failed(reason, status, retryable=status in (408, 409))
+                raise _Failed(self._scrub(reason), status, retryable=status in (408, 409))
             return status, body
         raise _Failed(f"reddit {path}: still unauthorized after a new token", 401,
                       retryable=False)
@@ -635,11 +645,11 @@ class RedditFeed(FeedAdapter):
         errors = self._json_errors(body)
         for code, message in errors:
             if code == "RATELIMIT":
-                raise DeliveryError(f"reddit RATELIMIT: {message}", retryable=True,
+                raise DeliveryError(self._scrub(f"reddit RATELIMIT: {message}"), retryable=True,
                                     retry_after=ratelimit_wait(message))
         if errors:
             detail = "; ".join(f"{code}: {message}".rstrip(": ") for code, message in errors)
-            raise DeliveryError(f"reddit refused it: {detail}", retryable=False)
+            raise DeliveryError(self._scrub(f"reddit refused it: {detail}"), retryable=False)
         return body
 
     async def send(self, item: OutboxItem, target: Mention | None) -> Delivery:
