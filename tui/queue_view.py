@@ -14,6 +14,7 @@ escalation tier), assignee (+ presence marker from ``set_presence``) and the las
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -41,6 +42,7 @@ PLATFORM_SHORT = {"mastodon": "mast", "bluesky": "bsky", "reddit": "rddt", "rss"
 STATUS_SHORT = {Status.NEW: "new", Status.ACKNOWLEDGED: "ack", Status.OFFLINE: "offl",
                 Status.WAITING: "wait", Status.SNOOZED: "snz", Status.RESOLVED: "res",
                 Status.CLOSED: "done"}
+FREEZE_ROWS = 20_000  # a model that grew by this many rows since: gc.freeze()
 SORT_COLUMN = {"heat": "heat", "age": "sla", "sla": "sla", "platform": "platform"}
 
 
@@ -203,6 +205,8 @@ class QueueView(ScrollView, can_focus=True):
         self._row_cache: LRUCache[tuple, Strip] = LRUCache(1024)
         self._header_cache: LRUCache[tuple, Strip] = LRUCache(16)
         self._layouts: dict[int, list[tuple[Column, int]]] = {}
+        self._painted: dict[int, tuple | None] = {}  # line y -> key of what it shows now
+        self._frozen_at = 0  # model size when the loaded rows were last frozen (gc)
 
     # -- public ----------------------------------------------------------------------------
 
@@ -227,7 +231,7 @@ class QueueView(ScrollView, can_focus=True):
     def set_presence(self, presence: Mapping[int, str]) -> None:
         """Who else is looking at or typing on which case: ``{case_id: "👁 bob"}``."""
         self.presence = dict(presence)
-        self.refresh()
+        self._refresh_changed()
 
     def set_palette(self, palette: Sequence[str]) -> None:
         """Colour stops for heat, calm first (e.g. from a theme's heat palette)."""
@@ -267,7 +271,18 @@ class QueueView(ScrollView, can_focus=True):
         self.refresh()
 
     def _sync_size(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.model) + 1)
+        size = Size(self.scrollable_content_region.width, len(self.model) + 1)
+        if size == self.virtual_size:
+            return
+        scroll_update = getattr(self, "_scroll_update", None)
+        if not self.is_mounted or size.width != self.virtual_size.width or scroll_update is None:
+            self.virtual_size = size
+            return
+        # Rows arrive and leave with every delta. Assigning virtual_size would lay out the
+        # whole screen each time (a frame several times as costly); the scroll range and
+        # the scrollbar are all that change. A scrollbar appearing still asks for a layout.
+        self.set_reactive(QueueView.virtual_size, size)
+        scroll_update(size)
 
     def _model_changed(self) -> None:
         """Keep the cursor on the same case as rows move, arrive and leave."""
@@ -278,7 +293,13 @@ class QueueView(ScrollView, can_focus=True):
         if index is None:  # the case left the view: stay at the same place in the list
             index = min(self._cursor_index, count - 1)
         self._set_cursor(max(0, index), scroll=index != self._cursor_index)
-        self.refresh()
+        self._refresh_changed()
+        if model.total - self._frozen_at >= FREEZE_ROWS:
+            # A bulk load: move what is loaded out of the collector's reach. At 100k cases a
+            # full collection takes ~200 ms, a frozen screen every few seconds while
+            # mentions stream in (tui/queue_model.py's docstring asks the desk for this).
+            self._frozen_at = model.total
+            gc.freeze()
 
     # -- cursor ----------------------------------------------------------------------------
 
@@ -296,7 +317,7 @@ class QueueView(ScrollView, can_focus=True):
         old = self._cursor_index
         self._set_cursor(index)
         if self._cursor_index != old:
-            self.refresh()
+            self._refresh_changed()
 
     def _rows_visible(self) -> int:
         return max(1, self.scrollable_content_region.height - 1)
@@ -393,20 +414,55 @@ class QueueView(ScrollView, can_focus=True):
             }
         return self._styles
 
-    def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        if y == 0:
-            return self._render_header(width)
+    def _line_key(self, y: int, width: int) -> tuple | None:
+        """Everything line ``y`` depends on (its Strip's cache key); None for a blank line."""
         model = self.model
+        if y == 0:
+            return (width, model.sort_key, model.reverse, self._style_generation)
         index = round(self.scroll_y) + y - 1
         if index >= len(model) or width <= 0:
-            return Strip.blank(width, self._style()["base"])
+            return None
         case_id = model.id_at(index)
         selected = index == self._cursor_index
-        marked = case_id in model.marks
-        key = (case_id, model.version(case_id), width, selected, selected and self.has_focus,
-               marked, self.presence.get(case_id), model.tick, model.sort_generation,
-               self._style_generation)
+        return (case_id, model.version(case_id), width, selected, selected and self.has_focus,
+                case_id in model.marks, self.presence.get(case_id), model.tick,
+                model.sort_generation, self._style_generation)
+
+    def _refresh_changed(self) -> None:
+        """Repaint only the lines that now show something else.
+
+        A cursor step changes two lines and a delta usually a few, yet a whole-widget
+        refresh makes the compositor redo every visible line; at 60 frames a second with
+        mentions streaming in, that is most of a frame's cost.
+        """
+        height = self.scrollable_content_region.height
+        width = self.scrollable_content_region.width
+        painted = self._painted
+        if not painted:
+            self.refresh()
+            return
+        dirty = [y for y in range(height) if self._line_key(y, width) != painted.get(y, ())]
+        if len(dirty) > height // 2:
+            self.refresh()
+            return
+        full = self.size.width
+        start = None
+        for i, y in enumerate(dirty):  # one region per run of neighbouring lines
+            if start is None:
+                start = y
+            if i + 1 == len(dirty) or dirty[i + 1] != y + 1:
+                self.refresh(Region(0, start, full, y - start + 1))
+                start = None
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        key = self._line_key(y, width)
+        self._painted[y] = key
+        if y == 0:
+            return self._render_header(width)
+        if key is None:
+            return Strip.blank(width, self._style()["base"])
+        case_id, _, _, selected, _, marked = key[:6]
         strip = self._row_cache.get(key)
         if strip is None:
             strip = self._row_cache[key] = self._render_row(case_id, width, selected, marked)
