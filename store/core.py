@@ -82,23 +82,45 @@ CASE_COLUMNS = (
 )
 
 
+_STATUS = {s.value: s for s in Status}
+_SHARED: dict[str, str] = {}  # one copy of each platform, priority, agent, suggestion
+
+
+def _shared(value: str | None) -> str | None:
+    if value is None:
+        return None
+    same = _SHARED.get(value)
+    if same is None:
+        if len(_SHARED) >= 4096:  # platforms come from outside: never let this grow
+            return value
+        same = _SHARED[value] = value
+    return same
+
+
 def case_from_row(row: tuple) -> Case:
-    """A Case from a row selected with CASE_COLUMNS."""
+    """A Case from a row selected with CASE_COLUMNS.
+
+    A desk builds 100k of these at start: repeated strings are shared, and so is the
+    datetime of a case's opening with the clocks that usually start at the same moment.
+    """
     (cid, platform, customer_id, customer, status, opened_at, updated_at, tier, phone,
      assignee, waiting, first_resp, last_resp, resolved, closed, snoozed, promised, tags,
      parts, heat_static, priority, sentiment, followers, count, last_text, last_at, prior,
      linked, suggestion, version) = row
+    opened = dt(opened_at)
     return Case(
-        id=cid, platform=platform, customer_id=customer_id, customer=customer,
-        status=Status(status), opened_at=dt(opened_at), updated_at=dt(updated_at),
-        escalation_tier=tier, phone_callback=bool(phone), assignee=assignee,
-        waiting_since=dt(waiting), first_response_at=dt(first_resp),
-        last_response_at=dt(last_resp), resolved_at=dt(resolved), closed_at=dt(closed),
-        snoozed_until=dt(snoozed), promised_by=dt(promised), tags=json.loads(tags),
-        heat_parts=json.loads(parts), heat_static=heat_static, priority=priority,
+        id=cid, platform=_shared(platform), customer_id=customer_id, customer=customer,
+        status=_STATUS.get(status) or Status(status), opened_at=opened,
+        updated_at=opened if updated_at == opened_at else dt(updated_at),
+        escalation_tier=tier, phone_callback=bool(phone), assignee=_shared(assignee),
+        waiting_since=opened if waiting == opened_at else dt(waiting),
+        first_response_at=dt(first_resp), last_response_at=dt(last_resp),
+        resolved_at=dt(resolved), closed_at=dt(closed), snoozed_until=dt(snoozed),
+        promised_by=dt(promised), tags=[] if tags == "[]" else json.loads(tags),
+        heat_parts=json.loads(parts), heat_static=heat_static, priority=_shared(priority),
         sentiment=sentiment, followers=followers, mention_count=count, last_text=last_text,
-        last_mention_at=dt(last_at), prior_cases=prior, linked_case_id=linked,
-        suggestion=suggestion, version=version,
+        last_mention_at=opened if last_at == opened_at else dt(last_at), prior_cases=prior,
+        linked_case_id=linked, suggestion=_shared(suggestion), version=version,
     )
 
 
