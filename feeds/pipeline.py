@@ -64,6 +64,7 @@ class IngestPipeline:
         self.use_process = use_process
         self.accepted = 0  # mentions handed in so far (before dedupe)
         self._pool = None
+        self._pool_ready = None
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -113,6 +114,11 @@ class IngestPipeline:
             # spawn, not fork: this process has threads (the store's connection thread).
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_warm_up)
+            # Starting the process and loading VADER there takes a quarter of a second;
+            # until it is ready, batches are scored in a thread rather than waiting.
+            self._pool_ready = self._pool.submit(_warm_up)
+        if not self._pool_ready.done():
+            return None
         return self._pool
 
     async def run(self) -> None:
@@ -250,10 +256,18 @@ def _storable(value: str) -> str:
 def _make_storable(m: Mention) -> None:
     # Adapters decode JSON from the network, where "\ud800" is legal; everything else in
     # a mention is kept verbatim.
-    for name in _STR_FIELDS:
-        value = getattr(m, name)
-        if isinstance(value, str):
-            setattr(m, name, _storable(value))
+    # One encode for all the fields (this runs per mention on the ingest path); only when
+    # a lone surrogate turns up is each field looked at and repaired.
+    try:
+        "".join([m.platform, m.external_id, m.author, m.author_name or "", m.text,
+                 m.url or "", m.in_reply_to or "", m.lang or "", m.source or ""]).encode()
+    except (UnicodeEncodeError, TypeError):
+        for name in _STR_FIELDS:
+            value = getattr(m, name)
+            if isinstance(value, str):
+                setattr(m, name, _storable(value))
+    if not m.raw:
+        return
     try:
         json.dumps(m.raw, ensure_ascii=False, default=str).encode("utf-8")
     except (UnicodeEncodeError, TypeError, ValueError):

@@ -57,6 +57,7 @@ class FeedSupervisor:
                                        "last_event": None, "last_error": None, "events": 0,
                                        "reconnects": 0, "finished": False}
         self._last_publish = 0.0
+        self._last_event_at: float | None = None  # time.time() of the newest item
 
     def _secrets(self) -> list[str]:
         return [str(self.adapter.env.get(str(v), "")) for k, v in self.adapter.options.items()
@@ -66,6 +67,9 @@ class FeedSupervisor:
         now = time.monotonic()
         if force or now - self._last_publish > 2.0:
             self._last_publish = now
+            if self._last_event_at is not None:  # formatted here, not once per item
+                self.health["last_event"] = datetime.fromtimestamp(
+                    self._last_event_at, timezone.utc).isoformat()
             try:
                 await self.store.set_feed_health(self.adapter.name, self.health)
             except Exception as exc:  # health is advisory; never stop a feed for it
@@ -138,8 +142,9 @@ class FeedSupervisor:
                             break
                     await self.pipeline.put(name, item)
                     self.health["events"] += 1
-                    self.health["last_event"] = datetime.now(timezone.utc).isoformat()
-                    await self._publish()
+                    self._last_event_at = time.time()
+                    if time.monotonic() - self._last_publish > 2.0:
+                        await self._publish()
                 if self.adapter.finite or (
                         self.limit is not None and self.pipeline.accepted >= self.limit):
                     self.health.update(connected=False, finished=True)
