@@ -42,7 +42,7 @@ PLATFORM_SHORT = {"mastodon": "mast", "bluesky": "bsky", "reddit": "rddt", "rss"
 STATUS_SHORT = {Status.NEW: "new", Status.ACKNOWLEDGED: "ack", Status.OFFLINE: "offl",
                 Status.WAITING: "wait", Status.SNOOZED: "snz", Status.RESOLVED: "res",
                 Status.CLOSED: "done"}
-FREEZE_ROWS = 20_000  # a model that grew by this many rows since: gc.freeze()
+FREEZE_ROWS = 20_000  # gc.freeze() after the first load and after growing this much
 SORT_COLUMN = {"heat": "heat", "age": "sla", "sla": "sla", "platform": "platform"}
 
 
@@ -294,10 +294,11 @@ class QueueView(ScrollView, can_focus=True):
             index = min(self._cursor_index, count - 1)
         self._set_cursor(max(0, index), scroll=index != self._cursor_index)
         self._refresh_changed()
-        if model.total - self._frozen_at >= FREEZE_ROWS:
-            # A bulk load: move what is loaded out of the collector's reach. At 100k cases a
-            # full collection takes ~200 ms, a frozen screen every few seconds while
-            # mentions stream in (tui/queue_model.py's docstring asks the desk for this).
+        if model.total and (not self._frozen_at or model.total - self._frozen_at >= FREEZE_ROWS):
+            # The first load, or a big one: move what is loaded out of the collector's
+            # reach. A full collection takes ~120 ms at 10k cases and ~200 ms at 100k, a
+            # frozen screen every few seconds while mentions stream in
+            # (tui/queue_model.py's docstring asks the desk for this).
             self._frozen_at = model.total
             gc.freeze()
 
