@@ -616,15 +616,21 @@ class BlueskyFeed(FeedAdapter):
                               "watch_dids or keywords (or a handle that resolves)")
         url = self.subscribe_url(start)
         try:
-            ws = await self._client().ws_connect(
+            # The session has no read timeout (the socket lives for hours; the heartbeat
+            # finds a silent one): bound the handshake itself, or a server that accepts
+            # the connection and never answers the upgrade holds the feed for ever.
+            ws = await asyncio.wait_for(self._client().ws_connect(
                 url, heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES,
                 timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
-            )
+            ), self.request_timeout)
+        except TimeoutError:
+            raise StreamError(f"jetstream did not answer within {self.request_timeout:g} s") \
+                from None
         except aiohttp.WSServerHandshakeError as exc:
             retry = _retry_after(exc.headers or {}) if exc.status in (429, 503) else None
             raise StreamError(f"jetstream refused the connection: HTTP {exc.status}",
                               retry_after=retry) from None
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             raise StreamError(f"cannot connect to jetstream: {type(exc).__name__}: {exc}") \
                 from None
         latest = int(cursor) if cursor and cursor.strip().isdigit() else None

@@ -6,7 +6,9 @@ Options (``[[feeds]]`` with ``kind = "webhook"``)
     webhook without a secret refuses to start), ``max_body`` (bytes, default 1 MiB),
     ``queue_size`` (requests waiting for the pipeline, default 256), ``enqueue_timeout``
     (seconds a request may wait for room, default 10; then 503), ``max_skew`` (300 s),
-    ``ack`` (``"handed"``, the default, or ``"queued"``; see below).
+    ``ack`` (``"handed"``, the default, or ``"queued"``; see below), ``read_timeout``
+    (seconds to receive the whole body, default 30; then 408 and the connection is
+    closed, so a client trickling bytes cannot hold connections open for ever).
 
 ``POST /mentions``
     The body is Mention JSON: one object or an array of them. It must be signed like
@@ -150,6 +152,7 @@ class WebhookFeed(FeedAdapter):
         self.queue_size = self._int("queue_size", 256, 1, 1_000_000)
         self.enqueue_timeout = self._float("enqueue_timeout", 10.0, 0.0, 3600.0)
         self.max_skew = self._float("max_skew", 300.0, 1.0, 86400.0)
+        self.read_timeout = self._float("read_timeout", 30.0, 0.1, 3600.0)
         self.ack = str(opts.get("ack", "handed"))
         if self.ack not in ACK_MODES:
             raise ConfigError(f"webhook feed {name!r}: ack must be one of {', '.join(ACK_MODES)}")
@@ -233,7 +236,13 @@ class WebhookFeed(FeedAdapter):
     async def _handle(self, request: web.Request, secret: str,
                       queue: asyncio.Queue) -> web.Response:
         try:
-            body = await self._read_capped(request)
+            async with asyncio.timeout(self.read_timeout):
+                body = await self._read_capped(request)
+        except TimeoutError:
+            resp = web.json_response(
+                {"error": f"body not received within {self.read_timeout:g} s"}, status=408)
+            resp.force_close()
+            return resp
         except (ConnectionError, asyncio.IncompleteReadError):
             return web.json_response({"error": "incomplete body"}, status=400)
         if body is None:
