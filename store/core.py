@@ -525,7 +525,7 @@ class Ops:
     def _latest_customer_mention(self, tx: Tx, case_id: int) -> tuple | None:
         return tx.fetchone(
             "SELECT external_id, author FROM mentions WHERE case_id = ? AND from_brand = 0 "
-            "ORDER BY created_at DESC, id DESC LIMIT 1",
+            "ORDER BY deleted, created_at DESC, id DESC LIMIT 1",
             (case_id,),
         )
 

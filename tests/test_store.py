@@ -275,3 +275,11 @@ async def test_sqlite_wait_for_change_wakes_on_another_connection(tmp_path, conf
     finally:
         await desk.close()
         await feeder.close()
+
+
+async def test_replies_thread_to_the_newest_post_that_was_not_deleted(store):
+    await store.ingest([mention("1", text="order late"), mention("2", text="hello?", minutes=5)])
+    await store.ingest([], deletes=[("mastodon", "2")])
+    await store.reply(1, "ann", "Sorry, checking now")
+    item = (await store.detail(1)).outbox[0]
+    assert item.in_reply_to == "1"
