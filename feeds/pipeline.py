@@ -207,12 +207,31 @@ class IngestPipeline:
                 cursors[feed] = item.value
         for m in mentions:
             _make_storable(m)
-        try:
-            result = await self.store.ingest(mentions, deletes, cursors)
-        except Exception as exc:  # one bad mention must not stop the feed or lose the rest
-            log.warning("batch of %d could not be stored (%s); storing one by one",
-                        len(mentions), exc)
-            result = await self._write_one_by_one(mentions, deletes, cursors)
+        delay = 0.5
+        while True:
+            try:
+                result = await self.store.ingest(mentions, deletes, cursors)
+                break
+            except Exception as exc:  # noqa: BLE001
+                problem = exc
+            if await self._store_works():
+                # The store takes writes: something in this batch does not go in. One bad
+                # mention must not stop the feed or lose the rest.
+                log.warning("batch of %d could not be stored (%s); storing one by one",
+                            len(mentions), problem)
+                try:
+                    result = await self._write_one_by_one(mentions, deletes, cursors)
+                    break
+                except _StoreDown as down:
+                    problem = down.__cause__ or down
+            # The store is not taking writes at all (locked for long, disk full, the
+            # database restarting): keep the batch, and with it the backpressure, and try
+            # again. Its cursors are not written either, so even if this process is stopped
+            # meanwhile nothing it read is lost: a restart reads it again.
+            log.warning("the store is not taking writes (%s); trying the batch of %d again "
+                        "in %.1f s", problem, len(mentions), delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
         self.stats.new += result.new
         self.stats.duplicates += result.duplicates
         self.stats.deleted += result.deleted
@@ -221,7 +240,18 @@ class IngestPipeline:
             self.on_batch(result.case_ids)
 
 
+    async def _store_works(self) -> bool:
+        """True when the store takes a write at all (an empty batch)."""
+        try:
+            await self.store.ingest([])
+        except Exception:  # noqa: BLE001 - any failure means: not now
+            return False
+        return True
+
     async def _write_one_by_one(self, mentions, deletes, cursors):
+        """Each mention on its own; one that cannot be stored is reported and skipped.
+        Raises `_StoreDown` when the store itself stops taking writes meanwhile (then the
+        batch is tried again whole: what went in already comes back as duplicates)."""
         from store.core import IngestResult
 
         total = IngestResult()
@@ -229,15 +259,24 @@ class IngestPipeline:
             try:
                 r = await self.store.ingest([m])
             except Exception as exc:
+                if not await self._store_works():
+                    raise _StoreDown() from exc
                 self._report(m.source or "feed", Malformed(
                     f"{m.platform}:{m.external_id[:60]}", f"could not be stored: {exc}"))
                 continue
             total.new += r.new
             total.duplicates += r.duplicates
             total.case_ids |= r.case_ids
-        r = await self.store.ingest([], deletes, cursors)
+        try:
+            r = await self.store.ingest([], deletes, cursors)
+        except Exception as exc:
+            raise _StoreDown() from exc
         total.deleted += r.deleted
         return total
+
+
+class _StoreDown(Exception):
+    """The store stopped taking writes while a batch was stored one by one."""
 
 
 _STR_FIELDS = ("platform", "external_id", "author", "author_name", "text", "url", "in_reply_to",
