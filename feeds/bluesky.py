@@ -85,7 +85,7 @@ from feeds.base import (
     Malformed,
     StreamError,
 )
-from feeds.http import make_session, retry_after, scrub
+from feeds.http import make_session, read_body, retry_after, scrub
 from store.records import Mention, OutboxItem
 
 log = logging.getLogger("heatdesk.feeds.bluesky")
@@ -692,9 +692,9 @@ class BlueskyFeed(FeedAdapter):
         try:
             async with self._client().request(method, f"{self.service_url}/xrpc/{nsid}",
                                               **kwargs) as resp:
-                raw = await resp.read()
+                raw = await read_body(resp, MAX_FRAME_BYTES)
                 try:
-                    data = json.loads(raw) if raw else None
+                    data = json.loads(raw) if raw and len(raw) <= MAX_FRAME_BYTES else None
                 except (ValueError, RecursionError):
                     data = None
                 return resp.status, resp.headers, data

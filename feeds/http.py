@@ -62,6 +62,21 @@ def stream_timeout(idle: float, connect: float = 10.0) -> aiohttp.ClientTimeout:
                                  sock_read=idle)
 
 
+async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body read to its end, but at most ``limit + 1`` bytes (longer than ``limit``
+    means too big). ``resp.content.read(n)`` alone is not enough: it returns what has
+    arrived so far, which for a body sent in several network reads is only its start."""
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await resp.content.read(min(1 << 16, limit + 1 - size))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
+
+
 # -- waiting times ------------------------------------------------------------------------
 
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")

@@ -89,6 +89,7 @@ from feeds.http import (
     make_session,
     parse_link_header,
     query_param,
+    read_body,
     retry_after,
     scrub,
     short,
@@ -582,7 +583,7 @@ class MastodonFeed(FeedAdapter):
         try:
             async with self._http().get(url, params=params, headers=self._auth(token),
                                         allow_redirects=False) as resp:
-                body = await resp.content.read(MAX_BODY_BYTES + 1)
+                body = await read_body(resp, MAX_BODY_BYTES)
                 status, headers = resp.status, resp.headers
         except TimeoutError:
             raise StreamError(f"{what}: timed out") from None
@@ -887,7 +888,7 @@ class MastodonFeed(FeedAdapter):
         try:
             async with self._http().post(self._api("/api/v1/statuses"), json=payload,
                                          headers=headers, allow_redirects=False) as resp:
-                body = await resp.content.read(MAX_BODY_BYTES)
+                body = await read_body(resp, MAX_BODY_BYTES)
                 status, resp_headers = resp.status, resp.headers
         except TimeoutError:
             raise DeliveryError("mastodon: timed out (the status may exist; the retry reuses "

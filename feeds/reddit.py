@@ -80,7 +80,7 @@ from feeds.base import (
     Malformed,
     StreamError,
 )
-from feeds.http import parse_retry_value, scrub
+from feeds.http import parse_retry_value, read_body, scrub
 from store.records import Mention, OutboxItem
 
 log = logging.getLogger("heatdesk.feeds.reddit")
@@ -98,6 +98,7 @@ PACE_BELOW = 50.0
 SEND_WAIT = 5.0
 MAX_COMMENT = 10_000
 MAX_TEXT = 40_000
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 _FULLNAME = re.compile(r"^t[1-6]_[0-9a-z]{1,16}$")
 _USER_AGENT = re.compile(r"^[^\s:]+:[^\s:]+:[^\s:]+ \(by /u/[A-Za-z0-9_-]{3,20}\)$")
@@ -376,9 +377,10 @@ class RedditFeed(FeedAdapter):
                     headers={"Authorization": f"Basic {basic}"}) as resp:
                 status = resp.status
                 self._note_ratelimit(resp.headers)
+                raw = await read_body(resp, MAX_BODY_BYTES)
                 try:
-                    body = await resp.json(content_type=None)
-                except (ValueError, aiohttp.ContentTypeError):
+                    body = json.loads(raw) if raw else None
+                except (ValueError, RecursionError):
                     body = None
                 headers = resp.headers
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -462,13 +464,15 @@ class RedditFeed(FeedAdapter):
                     status = resp.status
                     headers = resp.headers
                     self._note_ratelimit(headers)
-                    raw = await resp.read()
+                    raw = await read_body(resp, MAX_BODY_BYTES)
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 raise _Failed(self._scrub(f"reddit {path}: {type(exc).__name__}: {exc}"
                                           .rstrip(": "))) from None
             if status == 401 and attempt == 1:
                 token = await self._ensure_token(stale=token)
                 continue
+            if len(raw) > MAX_BODY_BYTES:
+                raise _Failed(f"reddit {path}: answer larger than {MAX_BODY_BYTES} bytes", status)
             try:
                 body = json.loads(raw) if raw else None
             except (ValueError, RecursionError):
