@@ -22,9 +22,12 @@ that status's id and URL; the timeline has one ``delivered`` event per reply; SQ
 integrity check passes. ``HEATDESK_KILLS`` raises the kill count for a soak
 (scripts/soak.py), ``HEATDESK_KILL_SEED`` picks the random schedule.
 
-Also here, the bounds that keep a flood from taking the process down: the ingest queue
-never grows past its size while a fast feed outruns the writer, and oversized input is
-refused with a reason.
+Also here: two senders side by side post each reply once; and the bounds that keep a
+flood or a sick network from taking a process down — the ingest queue never grows past its
+size while a fast feed outruns the writer, oversized input is refused with a reason, every
+adapter gives up on a server that accepts and never answers, a webhook body that never
+finishes is cut off (408), a store outage holds the batch and loses nothing, and big
+answers arriving in many pieces are read whole.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -424,7 +427,7 @@ def test_oversized_input_is_refused_with_a_reason():
 class SilentServer:
     """Accepts TCP connections and never says a word (a stalled proxy or load balancer)."""
 
-    async def __aenter__(self) -> SilentServer:
+    async def __aenter__(self) -> Self:
         self.writers = []
 
         async def hold(reader, writer) -> None:
@@ -583,3 +586,69 @@ async def test_a_store_outage_holds_the_batch_and_loses_nothing(tmp_path):
     await store.close()
     assert stored == 120 and cursor == "119"
     assert pipeline.stats.malformed == 0  # nothing was reported away as "could not be stored"
+
+
+def _chunking_middleware(piece: int = 700):
+    """An aiohttp middleware that sends every JSON answer in small pieces, as a real
+    network delivers a big body in several reads."""
+    from aiohttp import web
+
+    @web.middleware
+    async def chunk(request, handler):
+        resp = await handler(request)
+        if not isinstance(resp, web.Response) or resp.body is None or \
+                resp.content_type != "application/json":
+            return resp
+        body = bytes(resp.body)
+        out = web.StreamResponse(status=resp.status, headers={
+            k: v for k, v in resp.headers.items() if k.lower() not in ("content-length",)})
+        out.content_length = len(body)
+        await out.prepare(request)
+        for i in range(0, len(body), piece):
+            await out.write(body[i:i + piece])
+            await asyncio.sleep(0.001)
+        await out.write_eof()
+        return out
+
+    return chunk
+
+
+async def test_big_answers_arriving_in_pieces_are_read_whole(monkeypatch):
+    """A body that arrives in several network reads is read whole (and still capped):
+    a page of 40 notifications for the Mastodon catch-up, a status answering a POST."""
+    from aiohttp import web
+
+    import tests.fakes.mastodon_server as fakes
+    from feeds.base import Cursor
+    from feeds.mastodon import MastodonFeed
+    from store.records import Mention, OutboxItem
+
+    real_app = web.Application
+    monkeypatch.setattr(fakes.web, "Application",
+                        lambda **kw: real_app(middlewares=[_chunking_middleware()], **kw))
+    fake = await FakeMastodon(token=TOKEN, heartbeat=0.2).start()
+    try:
+        for i in range(40):
+            fake.mention(f"cust{i}@example.social", f"order {i} " + "never arrived " * 30)
+        feed = MastodonFeed("masto", {"base_url": fake.base_url, "token_env": "T",
+                                      "backfill": 40}, {"T": TOKEN})
+        got = []
+
+        async def catch_up() -> None:
+            async for thing in feed.stream(None):
+                got.append(thing)
+                if isinstance(thing, Cursor):
+                    return
+
+        await asyncio.wait_for(catch_up(), WAIT)
+        assert len([m for m in got if isinstance(m, Mention)]) == 40
+        status_id = next(m for m in got if isinstance(m, Mention)).external_id
+        item = OutboxItem(id=1, case_id=1, event_id=1, kind="reply", platform="mastodon",
+                          text="Sorry! " * 40, idempotency_key="hd-1-1-x",
+                          not_before=datetime.now(UTC), in_reply_to=status_id,
+                          recipient="cust0@example.social")
+        delivery = await asyncio.wait_for(feed.send(item, None), WAIT)
+        assert delivery.remote_id and delivery.remote_id in fake.statuses
+        await feed.aclose()
+    finally:
+        await fake.close()
