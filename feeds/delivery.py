@@ -173,9 +173,9 @@ class OutboxSender:
                 f"no escalation target for tier {tier} is configured ([[escalation.targets]])",
                 retryable=False,
             )
-        from feeds.slack import announce
-
         import aiohttp
+
+        from feeds.slack import announce
 
         timeout = aiohttp.ClientTimeout(total=15)
         async with aiohttp.ClientSession(timeout=timeout) as session:

@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 from store.config import Config
 from store.records import (
-    OPEN_STATUSES,
     Case,
     CaseNotFound,
     ClaimConflict,

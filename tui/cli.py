@@ -17,9 +17,8 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from store import open_store
 from store.api import Store, export_case

@@ -10,9 +10,9 @@ import asyncio
 import contextlib
 import logging
 import os
-from pathlib import Path
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from feeds.base import ConfigError as FeedConfigError
