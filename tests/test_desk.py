@@ -257,10 +257,6 @@ async def test_reply_goes_to_the_outbox_and_undo_unsends(store):
 
 
 async def test_draft_checks_warn_before_a_public_reply(store):
-    import importlib.util
-
-    if importlib.util.find_spec("store.rules.drafts") is None:
-        pytest.skip("no draft rules in this build")
     app = make_app(store=store)
     async with app.run_test(size=WIDE) as pilot:
         desk, case_id = await open_on(pilot, store, "m1")
@@ -590,12 +586,14 @@ async def test_bulk_claim(store):
     app = make_app(store=store)
     async with app.run_test(size=WIDE) as pilot:
         desk = await desk_of(pilot)
-        ids = list(desk.model.ids())
         await pilot.press("G", "space")
         await pilot.press("g", "space")
+        # The rows may re-rank between the key presses; claim what was actually marked.
+        marked = set(desk.model.marked())
+        assert len(marked) == 2
         await pilot.press("c")
         await desk.settle()
-        for case_id in (ids[0], ids[-1]):
+        for case_id in marked:
             assert (await store.case(case_id)).assignee == AGENT
 
 
