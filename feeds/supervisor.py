@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from feeds.base import FeedAdapter, StreamError
+from feeds.http import scrub
 from feeds.pipeline import IngestPipeline
 from store.api import Store
 from store.records import Mention
@@ -29,12 +30,8 @@ def backoff_delay(attempt: int, base: float = 1.0, cap: float = 60.0) -> float:
     return random.uniform(step / 10, step)
 
 
-def redact(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret value replaced."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "[redacted]")
-    return text
+# One scrubber for the whole of feeds/: it also catches URL-encoded and JSON-escaped echoes.
+redact = scrub
 
 
 class FeedSupervisor:
