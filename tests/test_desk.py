@@ -586,8 +586,10 @@ async def test_bulk_claim(store):
     app = make_app(store=store)
     async with app.run_test(size=WIDE) as pilot:
         desk = await desk_of(pilot)
+        await desk.settle()
         await pilot.press("G", "space")
         await pilot.press("g", "space")
+        await pilot.pause()
         # The rows may re-rank between the key presses; claim what was actually marked.
         marked = set(desk.model.marked())
         assert len(marked) == 2
