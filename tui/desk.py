@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -30,9 +31,11 @@ from typing import Any, ClassVar, NamedTuple
 
 from rich.text import Text
 from textual import on, work
+from textual._context import NoActiveAppError
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
@@ -64,6 +67,25 @@ WAKE_EVERY = 30.0
 BIG_BATCH = 2000  # cases; above this the model prepares rows in a worker thread
 VIEW_LABELS = {"open": "open", "mine": "mine", "escalated": "escalated",
                "breaching": "breaching", "resolved_today": "resolved today", "all": "all"}
+
+
+def _quiet_when_gone(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Let a desk worker end quietly when the screen is taken down under it.
+
+    On exit Textual removes the screen's widgets first and cancels the screen's workers
+    last; a worker that wakes from a store call in between finds ``#queue`` gone. That is
+    the end of the screen, not an error. The same miss while the screen is alive is a bug,
+    and is raised as one.
+    """
+    @functools.wraps(method)
+    async def run(self: DeskScreen, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        except NoMatches:
+            if self.gone:
+                return None
+            raise
+    return run
 
 
 class _Held(NamedTuple):
@@ -141,6 +163,15 @@ class DeskScreen(Screen):
     def timeline(self) -> Timeline:
         return self.query_one("#timeline", Timeline)
 
+    @property
+    def gone(self) -> bool:
+        """True once the screen is being taken down (the app exiting, or the screen popped)."""
+        try:
+            running = self.app.is_running
+        except NoActiveAppError:  # the app has already gone
+            return True
+        return not running or self._closing or self._closed or not self.is_attached
+
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
         self.model.add_listener(self._model_changed)
@@ -174,6 +205,7 @@ class DeskScreen(Screen):
     # -- following the store -----------------------------------------------------------------
 
     @work(group="follow", exclusive=True)
+    @_quiet_when_gone
     async def follow_store(self) -> None:
         """Load the queue, then apply the change cursor's deltas as they come."""
         store = self.store
@@ -280,6 +312,8 @@ class DeskScreen(Screen):
         self._update_status()
 
     def _tick(self) -> None:
+        if self.gone:
+            return
         self.model.rerank(self.app.now())
         self._render_pane()
         # Nobody else wakes snoozed cases; a desk does it now and then (a cheap read
@@ -289,6 +323,7 @@ class DeskScreen(Screen):
             self._wake_snoozed()
 
     @work(group="wake", exclusive=True)
+    @_quiet_when_gone
     async def _wake_snoozed(self) -> None:
         with contextlib.suppress(StoreError):
             await self.store.wake_snoozed()
@@ -347,6 +382,8 @@ class DeskScreen(Screen):
 
     def _preview(self) -> None:
         self._preview_timer = None
+        if self.gone:
+            return
         case_id = self.queue.cursor_case_id
         if case_id is not None and case_id != self.open_id:
             self.open_case(case_id)
@@ -357,6 +394,7 @@ class DeskScreen(Screen):
         self._load_pane(focus)
 
     @work(group="pane", exclusive=True)
+    @_quiet_when_gone
     async def _load_pane(self, focus: bool = False) -> None:
         await self.refresh_pane()
         if focus:
@@ -402,6 +440,7 @@ class DeskScreen(Screen):
             pass
 
     @work(group="presence", exclusive=True)
+    @_quiet_when_gone
     async def _refresh_presence(self) -> None:
         with contextlib.suppress(StoreError):
             if self._typing_case is not None:
@@ -528,6 +567,7 @@ class DeskScreen(Screen):
             self._announce(case.id, "viewing" if self._presence_case == case.id else None)
 
     @work(group="announce")
+    @_quiet_when_gone
     async def _announce(self, case_id: int, state: str | None) -> None:
         with contextlib.suppress(StoreError):
             await self.store.set_presence(case_id, self.agent, state)
@@ -622,6 +662,7 @@ class DeskScreen(Screen):
     # -- case actions ------------------------------------------------------------------------
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_claim(self) -> None:
         ids = self.targets()
         if not ids:
@@ -648,6 +689,7 @@ class DeskScreen(Screen):
         await self.refresh_cases(ids)
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_release(self) -> None:
         case = self.current_case()
         if case and await self.attempt(lambda: self.store.release(case.id, self.agent)):
@@ -655,6 +697,7 @@ class DeskScreen(Screen):
             await self.refresh_cases([case.id])
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_reply(self) -> None:
         case = self.current_case()
         if case is None or not await self.ensure_mine(case, "reply"):
@@ -665,6 +708,7 @@ class DeskScreen(Screen):
             await self.send(case, text, "Reply queued")
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_acknowledge(self) -> None:
         case = self.current_case()
         if case is None or not await self.ensure_mine(case, "acknowledge it"):
@@ -679,6 +723,7 @@ class DeskScreen(Screen):
                             promised_by=when)
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_offline(self) -> None:
         case = self.current_case()
         if case is None:
@@ -704,6 +749,7 @@ class DeskScreen(Screen):
             await self.refresh_cases([case.id])
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_escalate(self) -> None:
         case = self.current_case()
         if case is None:
@@ -718,6 +764,7 @@ class DeskScreen(Screen):
             await self.refresh_cases([case.id])
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_note(self) -> None:
         case = self.current_case()
         if case is None:
@@ -730,6 +777,7 @@ class DeskScreen(Screen):
             await self.refresh_cases([case.id])
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_resolve(self) -> None:
         ids = self.targets()
         if not ids:
@@ -746,6 +794,7 @@ class DeskScreen(Screen):
             await self.refresh_cases(ids)
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_close_loop(self) -> None:
         case = self.current_case()
         if case is None:
@@ -767,6 +816,7 @@ class DeskScreen(Screen):
             await self.refresh_cases([case.id])
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_tag(self) -> None:
         ids = self.targets()
         if not ids:
@@ -792,6 +842,7 @@ class DeskScreen(Screen):
             await self.refresh_cases(ids)
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_snooze(self) -> None:
         case = self.current_case()
         if case is None:
@@ -805,6 +856,7 @@ class DeskScreen(Screen):
             await self.refresh_cases([case.id])
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_undo(self) -> None:
         case_id = None
         if self.last_sent and time.monotonic() - self.last_sent[1] <= self.config.undo_seconds:
@@ -824,6 +876,7 @@ class DeskScreen(Screen):
         await self.refresh_cases([case_id])
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_reopen(self) -> None:
         case = self.current_case()
         if case and await self.attempt(lambda: self.store.reopen(case.id, self.agent)):
@@ -831,6 +884,7 @@ class DeskScreen(Screen):
             await self.refresh_cases([case.id])
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_wait_customer(self) -> None:
         case = self.current_case()
         if case and await self.attempt(lambda: self.store.wait_on_customer(case.id,
@@ -839,6 +893,7 @@ class DeskScreen(Screen):
             await self.refresh_cases([case.id])
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_score(self) -> None:
         case = self.current_case()
         if case is None:
@@ -863,6 +918,7 @@ class DeskScreen(Screen):
         self.model.clear_marks()
 
     @work(group="act")
+    @_quiet_when_gone
     async def action_assign_marked(self) -> None:
         ids = self.targets()
         if not ids:
@@ -939,6 +995,7 @@ class DeskScreen(Screen):
         self.app.action_command_palette()
 
     @work(group="quit", exclusive=True)
+    @_quiet_when_gone
     async def action_quit(self) -> None:
         try:
             pending = await self.store.pending_outbox()
