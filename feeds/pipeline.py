@@ -12,7 +12,6 @@ repeats.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 from feeds.base import Cursor, Deleted, FeedItem, Malformed
 from store.api import Store
 from store.records import Mention
-from store.rules.sentiment import score_many
+from store.rules.sentiment import remember, score_and_scan, score_many
 
 log = logging.getLogger("heatdesk.ingest")
 PROCESS_MIN_BATCH = 200  # smaller batches are scored in a thread: no process hop needed
@@ -171,7 +170,10 @@ class IngestPipeline:
             return None
         texts = [m.text for m in unscored]
         loop = asyncio.get_running_loop()
-        return loop.run_in_executor(self._executor(len(texts)), self.scorer, texts)
+        executor = self._executor(len(texts))
+        if executor is not None:  # the scoring process: bring its lexicon scans back too
+            return loop.run_in_executor(executor, score_and_scan, texts)
+        return loop.run_in_executor(None, self.scorer, texts)
 
     async def _writer(self, scored: asyncio.Queue) -> None:
         while True:
@@ -185,6 +187,9 @@ class IngestPipeline:
                     unscored = [item for _, item in batch
                                 if isinstance(item, Mention) and item.sentiment is None]
                     for m, value in zip(unscored, scores, strict=True):
+                        if isinstance(value, tuple):  # (score, scan) from the process
+                            value, scan = value
+                            remember(m.text, scan)
                         m.sentiment = value
                 await self._write(batch)
             finally:
@@ -305,13 +310,8 @@ def _make_storable(m: Mention) -> None:
             value = getattr(m, name)
             if isinstance(value, str):
                 setattr(m, name, _storable(value))
-    if not m.raw:
-        return
-    try:
-        json.dumps(m.raw, ensure_ascii=False, default=str).encode("utf-8")
-    except (UnicodeEncodeError, TypeError, ValueError):
-        # Keep the payload for audit, escaped (ensure_ascii writes \udXXX as text).
-        m.raw = {"escaped": json.dumps(m.raw, default=str)}
+    # The raw payload is made storable where the store encodes it (store.core.raw_json),
+    # once: encoding it here as well cost as much as the check.
 
 
 def _warm_up() -> None:

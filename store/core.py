@@ -179,6 +179,241 @@ class IngestResult:
     case_ids: set[int] = field(default_factory=set)
 
 
+def raw_json(raw: dict[str, Any]) -> str:
+    """A platform payload as stored: JSON, verbatim where it can be. Lone surrogates (legal
+    in JSON from the network, not storable) or values JSON cannot take leave it escaped
+    under ``escaped``, so the payload is still there for an audit."""
+    try:
+        text = json.dumps(raw, ensure_ascii=False, default=str)
+        if not text.isascii():
+            text.encode("utf-8")
+        return text
+    except (UnicodeEncodeError, TypeError, ValueError):
+        return json.dumps({"escaped": json.dumps(raw, default=str)})
+
+
+def _chunks(items: Sequence[Any], size: int = 500) -> Iterable[Sequence[Any]]:
+    """``items`` in slices small enough for one statement's parameters."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+class _CaseState:
+    """What grouping needs to know of a case, kept current while a batch is applied."""
+
+    __slots__ = ("customer_id", "status", "ever_ack", "waiting", "last_activity")
+
+    def __init__(self, customer_id: int, status: str, ever_ack: int, waiting: float | None,
+                 last_activity: float):
+        self.customer_id = customer_id
+        self.status = status
+        self.ever_ack = ever_ack
+        self.waiting = waiting
+        self.last_activity = last_activity
+
+
+class _Batch:
+    """One ingest batch's view of customers, cases and threads: read up front in a few
+    queries, then kept current in memory as the batch opens and updates cases, so each
+    mention decides its case exactly as if it were ingested on its own, in order."""
+
+    def __init__(self, ops: Ops, tx: Tx, mentions: list[Mention], now: float):
+        self.ops, self.tx, self.now = ops, tx, now
+        self.window = ops.config.case_window_hours * 3600
+        self.parents: dict[tuple[str, str], int | None] = {}  # (platform, id) → case id
+        self.outbox_parents: dict[tuple[str, str], int] = {}
+        self.customers: dict[tuple[str, str], list] = {}  # → [id, followers, name, new]
+        self.latest: dict[int, tuple[float, int]] = {}     # customer → (last_activity, case)
+        self.count: dict[int, int] = {}                    # customer → cases so far
+        self.cases: dict[int, _CaseState] = {}
+        self.prior: dict[int, int] = {}                    # case → prior_cases
+        self._load_parents(mentions)
+        self._load_customers([m for m in mentions if not ops.is_brand(m)])
+
+    # -- up front ----------------------------------------------------------------------
+
+    def _load_parents(self, mentions: list[Mention]) -> None:
+        wanted: dict[str, set[str]] = {}
+        for m in mentions:
+            if m.in_reply_to:
+                wanted.setdefault(m.platform, set()).add(m.in_reply_to)
+        tx = self.tx
+        for platform, ids in wanted.items():
+            for chunk in _chunks(sorted(ids)):
+                marks = ", ".join("?" * len(chunk))
+                for external_id, case_id in tx.fetchall(
+                        "SELECT external_id, case_id FROM mentions WHERE platform = ? AND "
+                        f"external_id IN ({marks})", (platform, *chunk)):
+                    self.parents[(platform, external_id)] = case_id
+                for remote_id, case_id in tx.fetchall(
+                        "SELECT remote_id, case_id FROM outbox WHERE platform = ? AND "
+                        f"remote_id IN ({marks}) ORDER BY id DESC", (platform, *chunk)):
+                    self.outbox_parents[(platform, remote_id)] = case_id
+
+    def _load_customers(self, mentions: list[Mention]) -> None:
+        tx = self.tx
+        handles: dict[str, set[str]] = {}
+        for m in mentions:
+            handles.setdefault(m.platform, set()).add(m.author)
+        for platform, names in handles.items():
+            for chunk in _chunks(sorted(names)):
+                for handle, cid, followers, name in tx.fetchall(
+                        "SELECT handle, id, followers, name FROM customers WHERE platform = ? "
+                        f"AND handle IN ({', '.join('?' * len(chunk))})", (platform, *chunk)):
+                    self.customers[(platform, handle)] = [cid, followers, name, False]
+        known = [c[0] for c in self.customers.values()]
+        for chunk in _chunks(known):
+            for cid, case_id, status, ever_ack, waiting, last, prior in tx.fetchall(
+                    "SELECT customer_id, id, status, ever_acknowledged, waiting_since, "
+                    f"last_activity, prior_cases FROM cases WHERE customer_id IN "
+                    f"({', '.join('?' * len(chunk))})", chunk):
+                self.cases[case_id] = _CaseState(cid, status, ever_ack, waiting, last)
+                self.prior[case_id] = prior
+                self.count[cid] = self.count.get(cid, 0) + 1
+                if (last, case_id) > self.latest.get(cid, (-1e300, 0)):
+                    self.latest[cid] = (last, case_id)
+        # New customers go in together, each with the first of their mentions' details
+        # (later mentions in the batch update them as they would one at a time).
+        new: dict[tuple[str, str], Mention] = {}
+        for m in mentions:
+            key = (m.platform, m.author)
+            if key not in self.customers and key not in new:
+                new[key] = m
+        if not new:
+            return
+        before = tx.fetchone("SELECT COALESCE(MAX(id), 0) FROM customers")[0]
+        tx.executemany(
+            "INSERT INTO customers (platform, handle, name, followers, first_seen) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(m.platform, m.author, m.author_name, m.followers, self.now) for m in new.values()])
+        for cid, platform, handle in tx.fetchall(
+                "SELECT id, platform, handle FROM customers WHERE id > ? AND first_seen = ?",
+                (before, self.now)):
+            m = new.get((platform, handle))
+            if m is not None:
+                self.customers[(platform, handle)] = [cid, m.followers, m.author_name, True]
+
+    # -- per mention ---------------------------------------------------------------------
+
+    def state(self, case_id: int) -> _CaseState:
+        found = self.cases.get(case_id)
+        if found is None:
+            cid, status, ever_ack, waiting, last, prior = self.tx.fetchone(
+                "SELECT customer_id, status, ever_acknowledged, waiting_since, last_activity, "
+                "prior_cases FROM cases WHERE id = ?", (case_id,))
+            found = self.cases[case_id] = _CaseState(cid, status, ever_ack, waiting, last)
+            self.prior[case_id] = prior
+        return found
+
+    def thread_case(self, m: Mention) -> int | None:
+        if not m.in_reply_to:
+            return None
+        key = (m.platform, m.in_reply_to)
+        case_id = self.parents.get(key)
+        if case_id is not None:
+            return case_id
+        return self.outbox_parents.get(key)
+
+    def customer(self, m: Mention) -> tuple[int, bool]:
+        """The customer's id, and whether this mention brought them to the desk."""
+        entry = self.customers[(m.platform, m.author)]
+        cid, followers, name, new = entry
+        if new:
+            entry[3] = False  # only their first mention is from a new customer
+            return cid, True
+        if followers != m.followers or (m.author_name and m.author_name != name):
+            self.tx.execute(
+                "UPDATE customers SET followers = ?, name = COALESCE(?, name) WHERE id = ?",
+                (m.followers, m.author_name, cid))
+            entry[1] = m.followers
+            entry[2] = m.author_name or name
+        return cid, False
+
+    def group(self, m: Mention) -> tuple[int | None, bool]:
+        """The case ``m`` belongs to (its thread's, the customer's recent open one, or a new
+        one), and whether this mention opened it."""
+        thread = self.thread_case(m)
+        if m.from_brand:
+            return thread, False  # our own post: part of the thread, no case of its own
+        created = ts(m.created_at)
+        customer_id, new_customer = self.customer(m)
+        linked = target = None
+        if thread is not None:
+            if self.state(thread).status == Status.CLOSED:
+                linked = thread
+            else:
+                target = thread
+        if target is None and linked is None and not new_customer:
+            latest = self.latest.get(customer_id)
+            if latest is not None:
+                last = self.state(latest[1])
+                if last.last_activity >= created - self.window:
+                    if last.status == Status.CLOSED:
+                        linked = latest[1]
+                    elif last.status != Status.RESOLVED:
+                        target = latest[1]
+        if target is None:
+            return self.open_case(m, customer_id, new_customer, linked, created), True
+        self.customer_wrote(target, m, created)
+        return target, False
+
+    def _moved(self, case_id: int, state: _CaseState) -> None:
+        key = (state.last_activity, case_id)
+        if key > self.latest.get(state.customer_id, (-1e300, 0)):
+            self.latest[state.customer_id] = key
+
+    def open_case(self, m: Mention, customer_id: int, new_customer: bool, linked: int | None,
+                  created: float) -> int:
+        ops, tx, now = self.ops, self.tx, self.now
+        prior = 0 if new_customer else self.count.get(customer_id, 0)
+        signal = heat_rules.MentionSignal(m.text, m.sentiment or 0.0, m.followers, m.created_at)
+        parts_json, heat, priority, sentiment, suggestion = ops._heat_columns([signal], prior)
+        case_id = tx.insert(
+            "INSERT INTO cases (platform, customer_id, customer, status, opened_at, updated_at, "
+            "last_activity, waiting_since, followers, last_text, last_mention_at, prior_cases, "
+            "linked_case_id, mention_count, heat_parts, heat_static, priority, sentiment, "
+            "suggestion) VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) "
+            "RETURNING id",
+            (m.platform, customer_id, m.author, created, now, created, created, m.followers,
+             m.text[:500], created, prior, linked, parts_json, heat, priority, sentiment,
+             suggestion),
+        )
+        state = self.cases[case_id] = _CaseState(customer_id, "new", 0, created, created)
+        self.prior[case_id] = prior
+        self.count[customer_id] = self.count.get(customer_id, 0) + 1
+        self._moved(case_id, state)
+        if linked is not None:
+            ops.event(tx, case_id, "link", None, now, f"follows closed case {linked}",
+                      {"linked_case_id": linked})
+            ops.event(tx, linked, "link", None, now, f"customer wrote again: case {case_id}",
+                      {"next_case_id": case_id})
+            ops.touch(tx, linked, "link", now)
+        return case_id
+
+    def customer_wrote(self, case_id: int, m: Mention, created: float) -> None:
+        tx, now = self.tx, self.now
+        state = self.state(case_id)
+        status, waiting = state.status, state.waiting
+        new_status = lifecycle.customer_wrote(Status(status), bool(state.ever_ack))
+        if new_status != status:
+            self.ops.event(tx, case_id, "status", None, now, f"{status} → {new_status.value}",
+                           {"from": status, "to": new_status.value, "why": "customer wrote"})
+        tx.execute(
+            "UPDATE cases SET status = ?, waiting_since = ?, updated_at = ?, "
+            "last_activity = GREATEST(last_activity, ?), followers = GREATEST(followers, ?), "
+            "last_text = CASE WHEN ? >= COALESCE(last_mention_at, 0) THEN ? ELSE last_text END, "
+            "last_mention_at = GREATEST(COALESCE(last_mention_at, 0), ?), "
+            "mention_count = mention_count + 1, snoozed_until = NULL, "
+            "resolved_at = CASE WHEN ? = 'resolved' THEN NULL ELSE resolved_at END WHERE id = ?",
+            (new_status.value, waiting if waiting is not None else created, now, created,
+             m.followers, created, m.text[:500], created, status, case_id),
+        )
+        state.status = new_status.value
+        state.waiting = waiting if waiting is not None else created
+        state.last_activity = max(state.last_activity, created)
+        self._moved(case_id, state)
+
+
 class Ops:
     """The desk's rules applied to the store, one transaction at a time."""
 
@@ -214,55 +449,80 @@ class Ops:
     def ingest(self, tx: Tx, mentions: Iterable[Mention], now: float) -> IngestResult:
         """Store new mentions (duplicates are no-ops), group them into cases, rescore.
 
-        Hot path: duplicates are found with one query per platform and batch; a first
-        mention from a new customer then costs four statements (customer, case, mention,
-        and its share of the batched events), and its case is born with its heat, so only
-        cases that grew inside the batch are rescored.
+        Hot path, batch-shaped: one query per platform finds the duplicates, one the
+        batch's customers, one their cases, one the thread parents; new customers and
+        the mentions themselves go in with ``executemany``; the cases that grew are
+        rescored with one read. What stays per mention is the grouping decision (in
+        memory, over what the batch has done so far) and the statements that must return
+        an id or change one case: opening a case, a customer writing into one.
         """
-        mentions = list(mentions)
         result = IngestResult()
+        fresh: list[Mention] = []
+        mentions = list(mentions)
         seen = self._known(tx, mentions)
-        born: set[int] = set()   # cases opened by this batch, heat already set
-        grown: set[int] = set()  # cases that need a rescore
-        events: list[tuple] = []
         for m in mentions:
             key = (m.platform, m.external_id)
             if key in seen:
                 result.duplicates += 1
                 continue
             seen.add(key)
-            from_brand = self.is_brand(m)
-            case_id, opened = self._group(tx, m, from_brand, now)
-            # ON CONFLICT still guards against a writer racing us on PostgreSQL.
-            row = tx.fetchone(
-                "INSERT INTO mentions (platform, external_id, case_id, author, author_name, "
-                "followers, text, created_at, url, in_reply_to, lang, raw, sentiment, deleted, "
-                "edited, source, from_brand, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, external_id) DO NOTHING "
-                "RETURNING id",
-                (m.platform, m.external_id, case_id, m.author, m.author_name, m.followers,
-                 m.text, ts(m.created_at), m.url, m.in_reply_to, m.lang,
-                 json.dumps(m.raw, ensure_ascii=False, default=str), m.sentiment,
-                 int(m.deleted), int(m.edited), m.source, int(from_brand), now),
-            )
-            if row is None:
+            fresh.append(m)
+        if not fresh:
+            return result
+        batch = _Batch(self, tx, fresh, now)
+        opened: list[bool] = []
+        for m in fresh:
+            m.from_brand = self.is_brand(m)
+            case_id, born = batch.group(m)
+            m.case_id = case_id
+            batch.parents[(m.platform, m.external_id)] = case_id  # a reply later in the batch
+            opened.append(born)
+        ids = self._insert_mentions(tx, fresh, now)
+        born_ids: set[int] = set()
+        grown: set[int] = set()
+        events: list[tuple] = []
+        for m, born in zip(fresh, opened):
+            mention_id = ids.get((m.platform, m.external_id))
+            if mention_id is None:  # a writer racing us on PostgreSQL stored it first
                 result.duplicates += 1
+                m.case_id = None
                 continue
             result.new += 1
-            m.id, m.case_id = row[0], case_id
-            if case_id is None:
+            m.id = mention_id
+            if m.case_id is None:
                 continue
-            events.append((case_id, now, "mention", m.author, "", "{}", m.id))
-            (born if opened else grown).add(case_id)
+            events.append((m.case_id, now, "mention", m.author, "", "{}", mention_id))
+            (born_ids if born else grown).add(m.case_id)
         tx.executemany(
             "INSERT INTO events (case_id, at, kind, agent, body, data, mention_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)", events)
-        for case_id in grown:  # includes cases born and grown within this batch
-            self.rescore(tx, case_id)
-        result.case_ids = born | grown
+        self._rescore_many(tx, sorted(grown), batch.prior)  # cases born here have their heat
+        result.case_ids = born_ids | grown
         tx.executemany("INSERT INTO changes (case_id, kind, at) VALUES (?, 'mention', ?)",
                        [(c, now) for c in sorted(result.case_ids)])
         return result
+
+    def _insert_mentions(self, tx: Tx, mentions: list[Mention], now: float
+                         ) -> dict[tuple[str, str], int]:
+        """Insert the batch's mentions in one ``executemany``; their ids by (platform, id).
+
+        Ids come back by reading what was inserted above the highest id before: ids only
+        grow, so nothing of ours sits below it.
+        """
+        before = tx.fetchone("SELECT COALESCE(MAX(id), 0) FROM mentions")[0]
+        tx.executemany(
+            "INSERT INTO mentions (platform, external_id, case_id, author, author_name, "
+            "followers, text, created_at, url, in_reply_to, lang, raw, sentiment, deleted, "
+            "edited, source, from_brand, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (platform, external_id) DO NOTHING",
+            [(m.platform, m.external_id, m.case_id, m.author, m.author_name, m.followers,
+              m.text, ts(m.created_at), m.url, m.in_reply_to, m.lang,
+              raw_json(m.raw), m.sentiment,
+              int(m.deleted), int(m.edited), m.source, int(m.from_brand), now)
+             for m in mentions])
+        return {(platform, external_id): mention_id for mention_id, platform, external_id in
+                tx.fetchall("SELECT id, platform, external_id FROM mentions WHERE id > ? "
+                            "AND ingested_at = ?", (before, now))}
 
     def _known(self, tx: Tx, mentions: list[Mention]) -> set[tuple[str, str]]:
         """Which of these (platform, external id) pairs the store already holds."""
@@ -271,131 +531,48 @@ class Ops:
             by_platform.setdefault(m.platform, []).append(m.external_id)
         known: set[tuple[str, str]] = set()
         for platform, ids in by_platform.items():
-            for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
+            for chunk in _chunks(ids):
                 rows = tx.fetchall(
                     "SELECT external_id FROM mentions WHERE platform = ? AND external_id IN "
                     f"({', '.join('?' * len(chunk))})", (platform, *chunk))
                 known.update((platform, r[0]) for r in rows)
         return known
 
-    def _customer(self, tx: Tx, m: Mention, now: float) -> tuple[int, bool]:
-        """The customer's id, and whether they are new to the desk."""
-        row = tx.fetchone(
-            "SELECT id, followers, name FROM customers WHERE platform = ? AND handle = ?",
-            (m.platform, m.author),
-        )
-        if row:
-            if row[1] != m.followers or (m.author_name and m.author_name != row[2]):
-                tx.execute(
-                    "UPDATE customers SET followers = ?, name = COALESCE(?, name) WHERE id = ?",
-                    (m.followers, m.author_name, row[0]),
-                )
-            return row[0], False
-        return tx.insert(
-            "INSERT INTO customers (platform, handle, name, followers, first_seen) "
-            "VALUES (?, ?, ?, ?, ?) RETURNING id",
-            (m.platform, m.author, m.author_name, m.followers, now),
-        ), True
+    def _rescore_many(self, tx: Tx, case_ids: list[int], prior: dict[int, int]) -> None:
+        """``rescore`` for many cases: one read of their latest mentions, one update."""
+        if not case_ids:
+            return
+        by_case: dict[int, list[heat_rules.MentionSignal]] = {c: [] for c in case_ids}
+        for chunk in _chunks(case_ids):
+            missing = [c for c in chunk if c not in prior]
+            if missing:
+                prior.update(tx.fetchall(
+                    f"SELECT id, prior_cases FROM cases WHERE id IN "
+                    f"({', '.join('?' * len(missing))})", missing))
+            rows = tx.fetchall(
+                "SELECT case_id, text, sentiment, followers, created_at FROM ("
+                "SELECT case_id, text, sentiment, followers, created_at, ROW_NUMBER() OVER ("
+                "PARTITION BY case_id ORDER BY created_at DESC, id DESC) AS n FROM mentions "
+                f"WHERE case_id IN ({', '.join('?' * len(chunk))}) AND from_brand = 0) AS recent "
+                "WHERE n <= ? ORDER BY case_id, n DESC", (*chunk, HEAT_WINDOW))
+            for case_id, text, sentiment, followers, created in rows:
+                by_case[case_id].append(
+                    heat_rules.MentionSignal(text, sentiment or 0.0, followers, dt(created)))
+        tx.executemany(
+            "UPDATE cases SET heat_parts = ?, heat_static = ?, priority = ?, sentiment = ?, "
+            "suggestion = ?, version = version + 1 WHERE id = ?",
+            [(*self._heat_columns(signals, prior.get(case_id, 0)), case_id)
+             for case_id, signals in by_case.items()])
 
-    def _thread_case(self, tx: Tx, m: Mention) -> int | None:
-        if not m.in_reply_to:
-            return None
-        row = tx.fetchone(
-            "SELECT case_id FROM mentions WHERE platform = ? AND external_id = ?",
-            (m.platform, m.in_reply_to),
-        )
-        if row and row[0] is not None:
-            return row[0]
-        row = tx.fetchone(
-            "SELECT case_id FROM outbox WHERE platform = ? AND remote_id = ?",
-            (m.platform, m.in_reply_to),
-        )
-        return row[0] if row else None
-
-    def _group(self, tx: Tx, m: Mention, from_brand: bool, now: float
-               ) -> tuple[int | None, bool]:
-        """The case ``m`` belongs to (its thread's, the customer's recent open one, or a new
-        one), and whether this mention opened it."""
-        created = ts(m.created_at)
-        thread = self._thread_case(tx, m)
-        if from_brand:
-            return thread, False  # our own post: part of the thread, no case of its own
-        customer_id, new_customer = self._customer(tx, m, now)
-        linked = None
-        target = None
-        if thread is not None:
-            status = tx.fetchone("SELECT status FROM cases WHERE id = ?", (thread,))[0]
-            if status == Status.CLOSED:
-                linked = thread
-            else:
-                target = thread
-        if target is None and linked is None and not new_customer:
-            window = self.config.case_window_hours * 3600
-            row = tx.fetchone(
-                "SELECT id, status, last_activity FROM cases WHERE customer_id = ? "
-                "ORDER BY last_activity DESC, id DESC LIMIT 1",
-                (customer_id,),
-            )
-            if row and row[2] >= created - window:
-                if row[1] == Status.CLOSED:
-                    linked = row[0]
-                elif row[1] != Status.RESOLVED:
-                    target = row[0]
-        if target is None:
-            return self._open_case(tx, m, customer_id, new_customer, linked, now), True
-        self._customer_wrote(tx, target, m, now)
-        return target, False
-
-    def _open_case(
-        self, tx: Tx, m: Mention, customer_id: int, new_customer: bool, linked: int | None,
-        now: float,
-    ) -> int:
-        created = ts(m.created_at)
-        prior = 0 if new_customer else tx.fetchone(
-            "SELECT COUNT(*) FROM cases WHERE customer_id = ?", (customer_id,))[0]
-        signal = heat_rules.MentionSignal(m.text, m.sentiment or 0.0, m.followers, m.created_at)
-        parts = heat_rules.static_parts([signal], prior, self.config.weights)
+    def _heat_columns(self, signals: list[heat_rules.MentionSignal], prior: int) -> tuple:
+        """(heat_parts, heat_static, priority, sentiment, suggestion) for a case's customer
+        mentions, oldest first."""
+        parts = heat_rules.static_parts(signals, prior, self.config.weights)
         suggestion = None
-        if playbook_rules is not None:
-            suggestion = playbook_rules.suggestion([signal], prior)
-        case_id = tx.insert(
-            "INSERT INTO cases (platform, customer_id, customer, status, opened_at, updated_at, "
-            "last_activity, waiting_since, followers, last_text, last_mention_at, prior_cases, "
-            "linked_case_id, mention_count, heat_parts, heat_static, priority, sentiment, "
-            "suggestion) VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?) "
-            "RETURNING id",
-            (m.platform, customer_id, m.author, created, now, created, created, m.followers,
-             m.text[:500], created, prior, linked, json.dumps(parts), heat_rules.total(parts),
-             heat_rules.priority(parts), signal.sentiment, suggestion),
-        )
-        if linked is not None:
-            self.event(tx, case_id, "link", None, now, f"follows closed case {linked}",
-                       {"linked_case_id": linked})
-            self.event(tx, linked, "link", None, now, f"customer wrote again: case {case_id}",
-                       {"next_case_id": case_id})
-            self.touch(tx, linked, "link", now)
-        return case_id
-
-    def _customer_wrote(self, tx: Tx, case_id: int, m: Mention, now: float) -> None:
-        created = ts(m.created_at)
-        status, ever_ack, waiting = tx.fetchone(
-            "SELECT status, ever_acknowledged, waiting_since FROM cases WHERE id = ?", (case_id,)
-        )
-        new_status = lifecycle.customer_wrote(Status(status), bool(ever_ack))
-        if new_status != status:
-            self.event(tx, case_id, "status", None, now, f"{status} → {new_status.value}",
-                       {"from": status, "to": new_status.value, "why": "customer wrote"})
-        tx.execute(
-            "UPDATE cases SET status = ?, waiting_since = ?, updated_at = ?, "
-            "last_activity = GREATEST(last_activity, ?), followers = GREATEST(followers, ?), "
-            "last_text = CASE WHEN ? >= COALESCE(last_mention_at, 0) THEN ? ELSE last_text END, "
-            "last_mention_at = GREATEST(COALESCE(last_mention_at, 0), ?), "
-            "mention_count = mention_count + 1, snoozed_until = NULL, "
-            "resolved_at = CASE WHEN ? = 'resolved' THEN NULL ELSE resolved_at END WHERE id = ?",
-            (new_status.value, waiting if waiting is not None else created, now, created,
-             m.followers, created, m.text[:500], created, status, case_id),
-        )
+        if playbook_rules is not None and signals:
+            suggestion = playbook_rules.suggestion(signals, prior)
+        return (json.dumps(parts), heat_rules.total(parts), heat_rules.priority(parts),
+                signals[-1].sentiment if signals else 0.0, suggestion)
 
     def rescore(self, tx: Tx, case_id: int) -> None:
         """Recompute a case's static heat parts, priority, sentiment and suggestion."""
@@ -409,15 +586,10 @@ class Ops:
             for text, sentiment, followers, created in reversed(rows)
         ]
         prior = tx.fetchone("SELECT prior_cases FROM cases WHERE id = ?", (case_id,))[0]
-        parts = heat_rules.static_parts(signals, prior, self.config.weights)
-        suggestion = None
-        if playbook_rules is not None and signals:
-            suggestion = playbook_rules.suggestion(signals, prior)
         tx.execute(
             "UPDATE cases SET heat_parts = ?, heat_static = ?, priority = ?, sentiment = ?, "
             "suggestion = ?, version = version + 1 WHERE id = ?",
-            (json.dumps(parts), heat_rules.total(parts), heat_rules.priority(parts),
-             signals[-1].sentiment if signals else 0.0, suggestion, case_id),
+            (*self._heat_columns(signals, prior), case_id),
         )
 
     def mark_deleted(self, tx: Tx, platform: str, external_id: str, now: float) -> bool:

@@ -43,6 +43,7 @@ trace of its stakes.
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -469,9 +470,32 @@ def _vader_body():
         return None
 
 
-@lru_cache(maxsize=4096)
+_LEXICAL: dict[str, Lexical] = {}
+_LEXICAL_MAX = 8192
+_LEXICAL_TRIM = threading.Lock()
+
+
 def lexical(text: str) -> Lexical:
     """One scan of the lexicon over the post (cached: heat and the playbook reread it)."""
+    found = _LEXICAL.get(text)
+    if found is None:
+        found = _scan(text)
+        remember(text, found)
+    return found
+
+
+def remember(text: str, lex: Lexical) -> None:
+    """Keep a scan (bounded: the oldest quarter goes when full). The ingest pipeline hands
+    in the scans its scoring process made, so the store's heat and playbook rules never
+    scan the same post a second time."""
+    if len(_LEXICAL) >= _LEXICAL_MAX:
+        with _LEXICAL_TRIM:  # the store's thread and the event loop both read and write
+            for key in list(_LEXICAL)[:_LEXICAL_MAX // 4]:
+                _LEXICAL.pop(key, None)
+    _LEXICAL[text] = lex
+
+
+def _scan(text: str) -> Lexical:
     low = text.lower()
     plain = text.isascii()
     if not plain:
@@ -616,4 +640,10 @@ def stakes(text: str, felt: float | None = None) -> tuple[float, frozenset[str]]
 def score_many(texts: list[str]) -> list[float]:
     """Scores for a batch of texts."""
     return [score(t) for t in texts]
+
+
+def score_and_scan(texts: list[str]) -> list[tuple[float, Lexical]]:
+    """``score_many`` plus each text's lexicon scan (made anyway while scoring), for a
+    scoring process to hand back: the caller ``remember``s the scans."""
+    return [(score(t), lexical(t)) for t in texts]
 
