@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from platformdirs import user_config_dir, user_data_dir
 
@@ -75,6 +76,26 @@ def _check_secrets(table: dict[str, Any], where: str) -> None:
                 f"{where}: '{key}' holds a literal secret; put it in an environment variable "
                 f"and name that variable with '{key}_env' instead"
             )
+        if isinstance(value, str) and _url_with_secret(value):
+            raise ConfigError(
+                f"{where}: '{key}' holds a literal secret (a password or token inside the "
+                f"URL); put the URL in an environment variable and name that variable with "
+                f"'{key}_env' instead"
+            )
+
+
+def _url_with_secret(value: str) -> bool:
+    """A URL carrying credentials: ``https://user:pass@host`` or ``?access_token=...``."""
+    if "://" not in value:
+        return False
+    try:
+        parts = urlsplit(value.strip())
+        if parts.password:
+            return True
+        names = {name.lower() for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    except ValueError:  # not a URL after all (a bad port, say): nothing to find in it
+        return False
+    return any(n == s or n.endswith("_" + s) for n in names for s in SECRET_KEYS)
 
 
 def _number(table: dict, key: str, default: float, where: str) -> float:

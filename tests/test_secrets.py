@@ -135,6 +135,11 @@ LITERALS = {
                        f'client_secret = "{REDDIT_SECRET}"\n'), "client_secret"),
     "escalation url": (('[[escalation.targets]]\ntier = 1\nkind = "slack"\n'
                         f'url = "https://hooks.slack.com{SLACK_PATH}"\n'), "url"),
+    "password in a URL": (('[[feeds]]\nname = "masto"\nkind = "mastodon"\n'
+                           f'base_url = "https://acme:{BSKY_PASSWORD}@m.example"\n'), "base_url"),
+    "token in a query": (('[[feeds]]\nname = "rss"\nkind = "rss"\n'
+                          f'url = "https://news.example/feed?x=1&access_token={MASTO_TOKEN}"\n'),
+                         "url"),
 }
 
 
@@ -172,6 +177,14 @@ def test_secret_keys_are_recognised_whatever_their_case_and_prefix(tmp_path):
     for key in ("Token", "access_token", "api_key", "bot_token", "app_password", "PASSWORD"):
         with pytest.raises(ConfigError, match="literal secret"):
             parse_config({"feeds": [{"name": "x", "kind": "mastodon", key: "v"}]})
+    # URLs are read for credentials too; a plain URL, or a user name alone, is fine
+    for url in ("https://acme:hunter2@m.example", "https://m.example/feed?api_key=k",
+                "https://m.example/feed?Bot_Token="):
+        with pytest.raises(ConfigError, match="password or token inside the URL"):
+            parse_config({"feeds": [{"name": "x", "kind": "rss", "url": url}]})
+    for url in ("https://m.example", "https://acme@m.example/feed?page=2&tokenize=no",
+                "http://[::1", "not a url: token=x"):
+        parse_config({"feeds": [{"name": "x", "kind": "rss", "url": url}]})
     # naming the variable is how it is done, and is accepted
     parse_config({"feeds": [{"name": "x", "kind": "mastodon", "token_env": "T"}],
                   "escalation": {"targets": [{"tier": 1, "url_env": "U"}]}})
