@@ -23,6 +23,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
@@ -45,6 +46,9 @@ def _themes_module():
     except ImportError:  # themes/ is optional: the desk still runs on Textual's themes
         return None
     return themes
+
+
+QUIT_QUESTIONS = ("Unsent replies", "Quit the desk?")  # dialog titles ctrl+c answers yes
 
 
 class DeskApp(App[int]):
@@ -179,10 +183,44 @@ class DeskApp(App[int]):
 
     async def action_quit(self) -> None:
         screen = self.screen
+        if getattr(screen, "title_text", None) in QUIT_QUESTIONS:
+            screen.dismiss(True)  # ctrl+c on "quit?" means yes
+            return
         quit_desk = getattr(screen, "action_quit", None)
         if quit_desk is not None and screen.__class__.__name__ == "DeskScreen":
             await quit_desk()
             return
+        desk = next((s for s in reversed(self.screen_stack)
+                     if s.__class__.__name__ == "DeskScreen"), None)
+        if desk is not None:  # a dialog, the composer, help or the wallboard over the desk
+            self._quit_over(desk)
+            return
+        await self.shutdown()
+        self.exit(0)
+
+    @work(group="quit", exclusive=True)
+    async def _quit_over(self, desk) -> None:
+        """ctrl+c with something open over the desk: say what would be lost, then ask."""
+        from textual.widgets import Input, TextArea
+
+        from tui.dialogs import ConfirmDialog
+
+        lost = []
+        top = self.screen
+        if (any(box.value.strip() for box in top.query(Input))
+                or any(area.text.strip() for area in top.query(TextArea))):
+            lost.append("What is typed in the open dialog is lost if you quit.")
+        try:
+            pending = await self.store.pending_outbox()
+        except StoreError:
+            pending = 0
+        if pending:
+            lost.append(f"{pending} outgoing item(s) are still in the outbox, not yet sent; "
+                        "they go out when a desk or `heatdesk ingest` runs next.")
+        if lost and not await self.push_screen_wait(ConfirmDialog(
+                " ".join(lost), yes="Quit anyway", no="Stay", title="Quit the desk?")):
+            return
+        await desk.clear_presence()
         await self.shutdown()
         self.exit(0)
 
