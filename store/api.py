@@ -122,11 +122,25 @@ class Store:
 
     async def cases(
         self, *, open_only: bool = False, status: str | None = None, since: datetime | None = None,
-        ids: Iterable[int] | None = None,
+        ids: Iterable[int] | None = None, order: str = "id", limit: int | None = None,
+        after_id: int | None = None,
     ) -> list[Case]:
-        """Cases by filter (all of them by default)."""
+        """Cases by filter (all of them by default), in id order.
+
+        ``order="heat"`` puts the hottest stored heat first (``heat_static``, highest first,
+        then id): with ``open_only`` and a ``limit`` it reads a desk's first screen without
+        reading every case (an index keeps the open cases in that order). ``limit`` stops
+        after that many cases; ``after_id`` (id order only) starts after that case, so many
+        cases can be read in several short calls, other calls taking turns between them.
+        """
+        if order not in ("id", "heat"):
+            raise ValueError(f"unknown order {order!r}; 'id' or 'heat'")
+        if after_id is not None and order != "id":
+            raise ValueError("after_id pages in id order only")
+        if limit is not None and limit <= 0:
+            return []
         where, params = [], []
-        if open_only:
+        if open_only:  # the same words as the index cases_open_heat's condition (schema v2)
             where.append("status NOT IN ('resolved', 'closed')")
         if status:
             where.append("status = ?")
@@ -140,20 +154,30 @@ class Store:
                 return []
             where.append(f"id IN ({', '.join('?' * len(id_list))})")
             params.extend(id_list)
+        if order == "heat":
+            sql = f"SELECT {CASE_COLUMNS} FROM cases"
+            if where:
+                sql += f" WHERE {' AND '.join(where)}"
+            sql += " ORDER BY heat_static DESC, id"
+            if limit is not None:
+                sql += " LIMIT ?"
+                params.append(limit)
+            return await self._read(lambda tx: list(map(case_from_row, tx.fetchall(sql, params))))
         # Pages by id, each turned into Cases in the store's thread: one fetchall of 100k
         # rows held every raw row and every Case at once (and the process kept that memory,
         # ~65 MB), and building the Cases on the event loop froze the screen for a second.
         where.append("id > ?")
-        sql = (f"SELECT {CASE_COLUMNS} FROM cases WHERE {' AND '.join(where)} "
-               f"ORDER BY id LIMIT {CASE_PAGE}")
+        sql = f"SELECT {CASE_COLUMNS} FROM cases WHERE {' AND '.join(where)} ORDER BY id LIMIT ?"
+        start = -1 if after_id is None else after_id
 
         def fn(tx: Tx) -> list[Case]:
             out: list[Case] = []
-            after = -1
+            after = start
             while True:
-                rows = tx.fetchall(sql, (*params, after))
+                page = CASE_PAGE if limit is None else min(CASE_PAGE, limit - len(out))
+                rows = tx.fetchall(sql, (*params, after, page))
                 out += map(case_from_row, rows)
-                if len(rows) < CASE_PAGE:
+                if len(rows) < page or (limit is not None and len(out) >= limit):
                     return out
                 after = rows[-1][0]
 

@@ -7,7 +7,7 @@ one is refused with a clear error.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each migration is a list of statements; MIGRATIONS[n] takes version n to n + 1.
 # ``{pk}`` is the auto-increment primary key type of the backend, ``{blob}`` its bytes type.
@@ -76,6 +76,14 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE qa (
             id {pk}, case_id BIGINT NOT NULL, agent TEXT NOT NULL, score INTEGER NOT NULL,
             note TEXT, at DOUBLE PRECISION NOT NULL)""",
+    ],
+    [
+        # v2: the open cases, hottest stored heat first, for a desk's first screen
+        # (Store.cases(open_only=True, order="heat", limit=N) reads N entries of this, not
+        # every case ever stored). Partial, so resolved and closed cases cost nothing here;
+        # the condition is word for word the one Store.cases writes for open_only.
+        """CREATE INDEX cases_open_heat ON cases (heat_static DESC, id)
+            WHERE status NOT IN ('resolved', 'closed')""",
     ],
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION
