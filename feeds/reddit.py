@@ -49,7 +49,9 @@ Sending
     Reddit has no idempotency key. A retry after an unknown outcome (timeout, 5xx, a
     crash mid-send: the item's ``attempts`` > 1 or an earlier ``error``) first reads our own
     newest comments (``/user/<username>/comments``) and, when one under the same parent has
-    the same body, reports that one as delivered instead of posting again. If that check
+    the same body, reports that one as delivered instead of posting again; a private
+    message is checked the same way against ``/message/sent`` (same recipient, subject and
+    text). If that check
     itself fails, the attempt fails (retryable) rather than risk a double post. Reddit may
     take a moment to list a new comment, so a retry very soon after a timeout can still
     duplicate; the delivery backoff (seconds to minutes) makes that unlikely.
@@ -613,6 +615,28 @@ class RedditFeed(FeedAdapter):
                 return self._delivery(data)
         return None
 
+    async def _find_sent(self, to: str, subject: str, text: str) -> Delivery | None:
+        """Our private message to ``to`` with this subject and text, if an earlier attempt
+        was sent (``/message/sent``, newest first)."""
+        try:
+            _, body = await self._request("GET", "/message/sent",
+                                          params={"limit": "100", "raw_json": "1"},
+                                          max_wait=SEND_WAIT)
+            children = listing_children(body)
+        except (_Failed, ThingError) as exc:
+            raise DeliveryError(f"cannot check whether an earlier attempt was sent: "
+                                f"{getattr(exc, 'reason', exc)}", retryable=True) from None
+        for child in children:
+            data = child.get("data") if isinstance(child, dict) else None
+            if (isinstance(data, dict) and isinstance(data.get("dest"), str)
+                    and data["dest"].lower() == to.lower()
+                    and data.get("subject") == subject
+                    and isinstance(data.get("body"), str)
+                    and data["body"].strip() == text.strip()):
+                name = data.get("name") if isinstance(data.get("name"), str) else None
+                return Delivery(remote_id=name, remote_url=None)
+        return None
+
     @staticmethod
     def _delivery(data: Mapping[str, Any]) -> Delivery:
         name = data.get("name") if isinstance(data.get("name"), str) else None
@@ -671,6 +695,10 @@ class RedditFeed(FeedAdapter):
             if not to or to == "[deleted]":
                 raise DeliveryError("no Reddit user to message", retryable=False)
             subject = str(item.data.get("subject") or "About your post")[:100]
+            if item.attempts > 1 or item.error:
+                existing = await self._find_sent(to, subject, text)
+                if existing is not None:
+                    return existing
             await self._post("/api/compose", {"api_type": "json", "to": to,
                                               "subject": subject, "text": text})
             return Delivery(remote_id=None, remote_url=None)

@@ -391,6 +391,34 @@ async def test_private_message(feed, reddit):
     assert req["form"]["text"] == "Could you send us your order number?"
 
 
+async def test_a_private_message_retried_after_a_timeout_is_not_sent_twice(reddit):
+    f = make(reddit, timeout_seconds=0.3)
+    reddit.compose_then = [CommitThen(200, delay=1.0)]  # sent, but the answer never arrives
+    first = outbox("Could you send us your order number?", None, kind="dm", recipient="Carol")
+    with pytest.raises(DeliveryError) as err:
+        await f.send(first, None)
+    assert err.value.retryable and "outcome unknown" in err.value.reason
+    retry = outbox("Could you send us your order number?", None, kind="dm", recipient="Carol",
+                   attempts=2, error=err.value.reason)
+    delivery = await f.send(retry, None)
+    [sent] = reddit.sent
+    assert delivery.remote_id == sent["data"]["name"]
+    assert len(reddit.requests_to("/api/compose", "POST")) == 1  # checked, not sent again
+    # a different text to the same person is a new message, and goes out
+    await f.send(outbox("And your postcode, please.", None, kind="dm", recipient="carol",
+                        attempts=2, error="timeout"), None)
+    assert len(reddit.requests_to("/api/compose", "POST")) == 2
+    await f.aclose()
+
+
+async def test_a_private_message_retry_that_cannot_check_does_not_send(feed, reddit):
+    reddit.faults = [("GET", "/message/sent", 500, {})]
+    with pytest.raises(DeliveryError) as err:
+        await feed.send(outbox("hi", None, kind="dm", recipient="carol", attempts=2), None)
+    assert err.value.retryable and "cannot check" in err.value.reason
+    assert reddit.requests_to("/api/compose", "POST") == []
+
+
 async def test_too_long_and_empty_are_refused_before_sending(feed, reddit):
     for text in ("", "x" * 10_001):
         with pytest.raises(DeliveryError) as err:

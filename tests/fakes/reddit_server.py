@@ -10,13 +10,15 @@ One server plays both hosts (point ``auth_url`` and ``base_url`` at it):
   newest first, honouring ``limit`` and ``before`` (the items newer than that fullname,
   the ones closest to it; an unknown anchor gives an empty page, like Reddit).
 * ``POST /api/comment`` and ``/api/compose`` with ``api_type=json`` — errors inside a 200
-  as ``{"json": {"errors": [[code, message, field]]}}``.
+  as ``{"json": {"errors": [[code, message, field]]}}``; ``GET /message/sent`` lists the
+  private messages sent (t4 things with ``dest``, ``subject``, ``body``).
 
 Every API answer carries ``x-ratelimit-remaining`` / ``-used`` / ``-reset`` as float
 strings. Requests without a valid bearer token get 401. Faults: ``expire_tokens()``,
 ``faults`` (a queue of (method, path prefix, status, headers) answers), ``comment_errors``
 (next /api/comment answered 200 with these errors), ``commit_then`` (next comment is
-stored, then answered with a status or delayed past the client timeout).
+stored, then answered with a status or delayed past the client timeout), ``compose_then``
+(the same for the next private message).
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class FakeReddit:
     faults: list[tuple[str, str, int, dict[str, str]]] = field(default_factory=list)
     comment_errors: list[list[list[str]]] = field(default_factory=list)
     commit_then: list[CommitThen] = field(default_factory=list)
+    compose_then: list[CommitThen] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=list)  # private messages, as t4 things
     remaining: float = 600.0
     used: int = 0
     reset: int = 420
@@ -219,10 +223,25 @@ class FakeReddit:
             return web.json_response(self._listing(things, q), headers=headers)
         if request.method == "POST" and path == "/api/comment":
             return await self._comment(entry["form"], headers)
+        if request.method == "GET" and path == "/message/sent":
+            return web.json_response(self._listing(self.sent, q), headers=headers)
         if request.method == "POST" and path == "/api/compose":
-            return web.json_response({"json": {"errors": [], "data": {}}}, headers=headers)
+            return await self._compose(entry["form"], headers)
         return web.json_response({"message": "Not Found", "error": 404}, status=404,
                                  headers=headers)
+
+    async def _compose(self, form: dict[str, Any], headers: dict[str, str]) -> web.Response:
+        ident = b36(next(self._ids))
+        self.sent.append({"kind": "t4", "data": {
+            "name": f"t4_{ident}", "id": ident, "author": self.username,
+            "dest": str(form.get("to", "")), "subject": str(form.get("subject", "")),
+            "body": str(form.get("text", "")), "created_utc": time.time(), "new": False}})
+        if self.compose_then:  # sent, but the answer is a fault or never comes in time
+            fault = self.compose_then.pop(0)
+            await asyncio.sleep(fault.delay)
+            return web.json_response({"message": "fault", "error": fault.status},
+                                     status=fault.status, headers=headers)
+        return web.json_response({"json": {"errors": [], "data": {}}}, headers=headers)
 
     async def _comment(self, form: dict[str, Any], headers: dict[str, str]) -> web.Response:
         if form.get("api_type") != "json":
