@@ -440,6 +440,12 @@ def job_desk(db: str, cases: int, seconds: float, config_path: str | None) -> No
             result["loaded_ms"] = (loaded - begin) * 1000
             result["first_paint_ms"] = ((frames[seen] - begin) * 1000 if len(frames) > seen
                                         else None)
+            result["first_paint_rows"] = desk.model.total
+            # The first screen is the hottest cases; the rest load behind it. RSS and keys
+            # are measured with every case in.
+            full = getattr(desk, "fully_loaded", desk.loaded)
+            await asyncio.wait_for(full.wait(), 300)
+            result["full_load_ms"] = (time.perf_counter() - begin) * 1000
             result["rows_shown"] = desk.model.total
             await pilot.pause(0.3)
             result["rss_mb"], result["rss_peak_mb"] = rss_mb()

@@ -1,7 +1,9 @@
 """The desk screen: the live queue, the case pane, and every action by key.
 
-Data flow: on mount a worker loads the open cases (and today's resolved ones, for the
-"resolved today" view) into a ``QueueModel``; then it follows the store's change cursor,
+Data flow: on mount a worker loads the hottest open cases (``FIRST_PAGE`` of them, by
+stored heat) into a ``QueueModel`` and paints them; a second worker then loads every open
+case (and today's resolved ones, for the "resolved today" view) behind that first screen,
+while the first follows the store's change cursor,
 waking every 0.25 s at most (``wait_for_change``), fetching only the changed cases by id
 and applying them as one batch — so the queue repaints a few times a second however fast
 mentions arrive, and the highlighted case stays highlighted when rows move. A slow tick
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -65,6 +68,8 @@ PREVIEW_DELAY = 0.2
 STATUS_EVERY = 2.0
 WAKE_EVERY = 30.0
 BIG_BATCH = 2000  # cases; above this the model prepares rows in a worker thread
+FIRST_PAGE = 300  # the hottest open cases, painted before the rest load (any screen's worth)
+LOAD_PAGE = 2000  # open cases per store call while the rest load (other calls go between)
 VIEW_LABELS = {"open": "open", "mine": "mine", "escalated": "escalated",
                "breaching": "breaching", "resolved_today": "resolved today", "all": "all"}
 
@@ -127,7 +132,8 @@ class DeskScreen(Screen):
         self.presence: dict[int, list[tuple[str, str]]] = {}
         self.open_id: int | None = None
         self.last_sent: tuple[int, float] | None = None  # (case id, monotonic time)
-        self.loaded = asyncio.Event()
+        self.loaded = asyncio.Event()  # the first screen (the hottest cases) is in
+        self.fully_loaded = asyncio.Event()  # and every open case, and today's finished ones
         self.seq = 0
         self._preview_timer = None
         self._presence_case: int | None = None
@@ -207,19 +213,26 @@ class DeskScreen(Screen):
     @work(group="follow", exclusive=True)
     @_quiet_when_gone
     async def follow_store(self) -> None:
-        """Load the queue, then apply the change cursor's deltas as they come."""
+        """Load the hottest cases and paint them, then apply the change cursor's deltas as
+        they come while ``_load_rest`` brings in the rest."""
         store = self.store
+        # The cursor first: whatever changes after this point, during either load, comes
+        # as a delta, and the model keeps the newest version of a case whichever arrives
+        # first (Case.version), so a slow load never overwrites a newer delta.
         seq = await store.change_seq()
-        # Open cases, plus today's finished ones for the "resolved today" view.
-        day = self.app.now().replace(hour=0, minute=0, second=0, microsecond=0)
-        cases = await store.open_cases()
-        for status in ("resolved", "closed"):
-            cases += await store.cases(status=status, since=day)
+        cases = await store.cases(open_only=True, order="heat", limit=FIRST_PAGE)
+        whole = len(cases) < FIRST_PAGE  # that is every open case: one load is enough
+        if whole:
+            cases += await self._finished_today()
         await self._upsert(cases)
         self._set_presence(await store.presence())
         self.seq = seq
         self.loaded.set()
         self._after_load()
+        if whole:
+            self._fully_loaded()
+        else:
+            self._load_rest()
         await self._check_outbox_and_feeds()
         last_check = time.monotonic()
         while True:
@@ -232,6 +245,58 @@ class DeskScreen(Screen):
             except StoreError as exc:  # a transient store problem: say so, keep following
                 self.notify(f"store: {exc}", severity="error", timeout=5, markup=False)
                 await asyncio.sleep(1.0)
+
+    async def _finished_today(self) -> list[Case]:
+        """Today's resolved and closed cases, for the "resolved today" view."""
+        day = self.app.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        cases: list[Case] = []
+        for status in ("resolved", "closed"):
+            cases += await self.store.cases(status=status, since=day)
+        return cases
+
+    @work(group="load", exclusive=True)
+    @_quiet_when_gone
+    async def _load_rest(self) -> None:
+        """Every open case and today's finished ones, behind the first screen.
+
+        Read in calls of ``LOAD_PAGE`` (the pane, actions and deltas get the store between
+        them), prepared in a thread and applied in one batch. The pages are not one
+        snapshot, and need not be: a case that changed after the cursor position taken
+        before the first read also comes as a delta, and the newer version wins.
+        """
+        cases: list[Case] = []
+        after: int | None = None
+        while True:
+            page = await self._retrying(lambda: self.store.cases(
+                open_only=True, after_id=after, limit=LOAD_PAGE))
+            cases += page
+            # These cases stay for the life of the desk: out of the collector's reach with
+            # them as they come (after a young collection, so short-lived cycles are not
+            # kept), or each full collection while the heap grows rescans every case read
+            # so far (at 100k: five of them, a third of a second, the screen frozen).
+            gc.collect(1)
+            gc.freeze()
+            if len(page) < LOAD_PAGE:
+                break
+            after = page[-1].id
+        cases += await self._retrying(self._finished_today)
+        await self._upsert(cases)  # the cursor stays on its case as the rows arrive
+        if self.follow_top and self.queue.cursor_index != 0:
+            self.queue.action_first()  # the agent has not moved: the hottest of them all
+        self._fully_loaded()
+
+    async def _retrying(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """A store read, tried again every second through a transient store problem."""
+        while True:
+            try:
+                return await call()
+            except StoreError as exc:
+                self.notify(f"store: {exc}", severity="error", timeout=5, markup=False)
+                await asyncio.sleep(1.0)
+
+    def _fully_loaded(self) -> None:
+        self.fully_loaded.set()
+        self._update_status()
 
     async def apply_changes(self) -> None:
         """Fetch what changed since the cursor and apply it (one batch)."""
@@ -254,17 +319,26 @@ class DeskScreen(Screen):
                 await self.refresh_pane(keep_scroll=True)
 
     async def _upsert(self, cases: list[Case]) -> None:
-        """Apply cases to the model; big batches are prepared in a thread, off the loop."""
-        holders = self.open_holders
-        for c in cases:
-            if c.status in OPEN_STATUSES:
-                holders[c.id] = c.assignee
-            else:
-                holders.pop(c.id, None)
+        """Apply cases to the model; big batches are prepared in a thread, off the loop.
+
+        The model keeps a case it holds in a newer version; so does ``open_holders``.
+        """
+        model = self.model
         if len(cases) > BIG_BATCH:
-            self.model.apply(await asyncio.to_thread(self.model.prepare, cases))
+            for _ in range(3):  # the clock or the sort moved meanwhile: prepare again,
+                prepared = await asyncio.to_thread(model.prepare, cases)
+                if model.is_current(prepared):  # rather than redo every row on the loop
+                    break
         else:
-            self.model.upsert(cases)
+            prepared = model.prepare(cases)
+        model.apply(prepared)
+        holders, get = self.open_holders, model.get
+        for c in cases:
+            held = get(c.id) or c  # the version the model kept
+            if held.status in OPEN_STATUSES:
+                holders[held.id] = held.assignee
+            else:
+                holders.pop(held.id, None)
 
     async def _check_outbox_and_feeds(self) -> None:
         """Refresh the status line's outbox count and feed warnings."""
@@ -280,8 +354,8 @@ class DeskScreen(Screen):
         return self.queue.select_case(case_id)
 
     async def settle(self, timeout: float = 5.0) -> None:
-        """Wait until the queue is loaded and no pane load or action is still running."""
-        await asyncio.wait_for(self.loaded.wait(), timeout)
+        """Wait until the queue is fully loaded and no pane load or action is still running."""
+        await asyncio.wait_for(self.fully_loaded.wait(), timeout)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             busy = self._preview_timer is not None or any(
@@ -355,7 +429,7 @@ class DeskScreen(Screen):
             line.append(" │ ")
             line.append("⚠ feed down: " + ", ".join(clean(f) for f in self.feeds_down[:3]),
                         style="bold red")
-        if not self.loaded.is_set():
+        if not self.fully_loaded.is_set():
             line.append(" │ loading…", style="italic")
         key = line.plain
         if key != self._status_cache:
@@ -713,6 +787,8 @@ class DeskScreen(Screen):
         case = self.current_case()
         if case is None or not await self.ensure_mine(case, "acknowledge it"):
             return
+        with contextlib.suppress(TimeoutError):  # the promise counts every open case
+            await asyncio.wait_for(self.fully_loaded.wait(), 10.0)
         when = await promise_time(_QueueLoad(self.open_holders), self.config)
         template = saved_replies(self.config)["ack"]
         text = await self.compose_text(

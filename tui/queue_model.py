@@ -290,6 +290,11 @@ class QueueModel:
             now_ts = math.nan  # never equal: apply recomputes
         return PreparedCases(rows, keys, now_ts, sort)
 
+    def is_current(self, prepared: PreparedCases) -> bool:
+        """True when ``prepared`` was built for the model's time and sort as they are now
+        (else ``apply`` recomputes every row on the loop; preparing again may be cheaper)."""
+        return prepared.now_ts == self._now_ts and prepared.sort == self._sort
+
     def apply(self, prepared: PreparedCases) -> None:
         """Put prepared rows in the queue (on the event loop; each prepared batch once).
 
