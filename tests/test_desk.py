@@ -405,6 +405,26 @@ async def test_escalate_with_note_and_phone(store):
         assert detail.outbox[-1].kind == "escalation"
 
 
+async def test_escalation_choices_show_which_is_on_without_colour(store):
+    """The chosen tier and a ticked call-back are drawn as marks, the others blank: Textual
+    alone draws ● on every radio button and tells them apart by colour only."""
+    app = make_app(store=store)
+    async with app.run_test(size=WIDE) as pilot:
+        await open_on(pilot, store, "m3")
+        await pilot.press("e")
+        dialog = await wait_screen(pilot, EscalateDialog)
+
+        def marks() -> tuple[str, str, str]:
+            return tuple(dialog.query_one(f"#{name}").render().plain[:3]
+                         for name in ("t1", "t2", "phone"))
+
+        assert marks() == ("▐●▌", "▐ ▌", "▐ ▌")
+        dialog.query_one("#t2").value = True
+        dialog.query_one("#phone").value = True
+        await pilot.pause()
+        assert marks() == ("▐ ▌", "▐●▌", "▐X▌")
+
+
 async def test_escalate_cancel_changes_nothing(store):
     app = make_app(store=store)
     async with app.run_test(size=WIDE) as pilot:

@@ -30,6 +30,29 @@ from textual.widgets.option_list import Option
 from tui.safe_text import clean
 
 
+class _ShowsState:
+    """A toggle whose mark is drawn only when it is on: Textual draws it either way and
+    tells the two apart by colour alone, which NO_COLOR, 16-colour and colour-blind
+    agents cannot see."""
+
+    MARK = "X"
+
+    @property
+    def _button(self):  # noqa: ANN202 - Textual's own private hook
+        self.BUTTON_INNER = self.MARK if self.value else " "
+        return super()._button
+
+
+class Radio(_ShowsState, RadioButton):
+    """A radio button that shows ● only when chosen."""
+
+    MARK = "●"
+
+
+class Tick(_ShowsState, Checkbox):
+    """A checkbox that shows X only when ticked."""
+
+
 class DeskDialog(ModalScreen):
     """Common frame: a bordered box in the middle, escape cancels."""
 
@@ -176,10 +199,10 @@ class EscalateDialog(DeskDialog):
                         markup=False)
             with RadioSet(id="tier"):
                 # Already with a supervisor: the next step up is the default.
-                yield RadioButton("Tier 1 — supervisor", value=self.current_tier < 1, id="t1")
-                yield RadioButton("Tier 2 — executive", value=self.current_tier >= 1, id="t2")
+                yield Radio("Tier 1 — supervisor", value=self.current_tier < 1, id="t1")
+                yield Radio("Tier 2 — executive", value=self.current_tier >= 1, id="t2")
             yield Input(placeholder="note for whoever picks it up", id="note")
-            yield Checkbox("Ask for a phone call-back", id="phone")
+            yield Tick("Ask for a phone call-back", id="phone")
             yield Label("enter/ctrl+s escalates · esc cancels", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -252,7 +275,7 @@ class ScoreDialog(DeskDialog):
                 yield Label(Text("· " + clean(line)), classes="hint", markup=False)
             with RadioSet(id="score"):
                 for n in range(1, 6):
-                    yield RadioButton(f"{n}", value=n == 3, id=f"s{n}")
+                    yield Radio(f"{n}", value=n == 3, id=f"s{n}")
             yield Input(placeholder="note (optional)", id="note")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
