@@ -153,3 +153,47 @@ def test_longer_neutral_phrases_shadow_stake_words():
 
 def test_problem_words_keep_a_complaint_from_reading_as_praise():
     assert sentiment.score("Waited 40 minutes for a reserved item. Staff dismissive. Expected better.") < 0
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("My statement has two payments of £88 for one order, a minute apart.", "money"),
+    ("The app sent my rent to the wrong payee and nobody can tell me how to get it back.",
+     "money"),
+    ("I'm disputing the £40 fee with my card company.", "legal"),
+    ("I've lodged a complaint with the ombudsman about this.", "legal"),
+    ("After this I'm moving all my banking to a competitor.", "leave"),
+    ("Porting my number away on Monday, thanks for nothing.", "leave"),
+    ("Every review site will get the full timeline of this.", "press"),
+    ("My order page shows another customer's name, address and phone number.", "privacy"),
+    ("Someone else's passport details are showing in my account.", "privacy"),
+    ("There's a booking in my profile I never made.", "hacked"),
+    ("Boiling water from the kettle lid sprayed my hand, it blistered.", "safety"),
+    ("The installer left bare wires hanging out of the wall.", "safety"),
+    ("Nobody has contacted me in two weeks about the claim.", "contacts"),
+])
+def test_stakes_without_the_obvious_keyword(text, kind):
+    """The rubric's stakes told in plain words, not with "chargeback" or "lawyer"."""
+    reading = sentiment.read(text)
+    assert kind in reading.kinds, reading
+    assert reading.compound < -0.3, reading
+
+
+@pytest.mark.parametrize("text", [
+    "Thanks to the lady at the till for sorting my return. No reply needed!",
+    "People ask if the sale is a scam. It isn't a scam, I just got my order.",
+    "Card hasn't been charged yet, so I guess the order didn't go through?",
+    "Friendly staff, clean shop, and my order was on time twice out of twice.",
+])
+def test_look_alikes_of_stakes_stay_calm(text):
+    reading = sentiment.read(text)
+    assert reading.stakes < 0.6, reading
+    assert reading.compound > -0.5, reading
+
+
+def test_an_amount_in_an_angry_or_sarcastic_post_is_money_at_stake():
+    """An amount and a money word are a question until the post complains; then they are
+    money charged wrongly or lost."""
+    asked = sentiment.read("Do you refund the £12 delivery charge on returns?")
+    mocked = sentiment.read("Wow thanks for charging me £95 for a delivery that never came.")
+    assert asked.stakes < 0.6
+    assert mocked.stakes >= 0.7 and "money" in mocked.kinds

@@ -70,9 +70,15 @@ _LEXICON: dict[str, dict[float, str]] = {
     "money": {
         0.8: "{charged,billed,debited,paid} twice|{charged,billed,debited} me twice|"
              f"{{charged,billed,debited}} {_N} times|{{charged,billed,debited}} me {_N} times|"
-             "double charged|double-charged|double billed|doppelt belastet|zweimal belastet|overdrawn|refund still outstanding|"
+             "double charged|double-charged|double billed|"
+             "{two,2,duplicate,double} {payments,charges,debits,transactions} of|"
+             "{two,2,duplicate} {identical,separate} {payments,charges,debits}|"
+             "{charged,billed,debited,took payment} for the same|"
+             "{want,need,give me} {my,that,the,our} money back|"
+             "{send,sent,paid,transferred} {it,the money,my money} to the wrong|wrong payee|"
+             "to the wrong account|doppelt belastet|zweimal belastet|overdrawn|refund still outstanding|"
              "outstanding refund|where is my {refund,money}|where's my {refund,money}|"
-             "want my money|pay me back|zero balance|0.00 balance|balance of zero|"
+             "want my money|pay me back|just gone|money's gone|money is gone|money has gone|zero balance|0.00 balance|balance of zero|"
              "been emptied|been drained|after i cancel|after cancelling|despite cancelling|"
              "even though i cancelled|though i'd cancelled|i'd like back|want it back|charged me for|charged for a|wrongly charged|"
              "still charged|charged anyway|overcharged|unauthorised charge|"
@@ -94,7 +100,8 @@ _LEXICON: dict[str, dict[float, str]] = {
               "reembolso|devolución|remboursement|rimborso|missing|disappeared|balance|"
               "deducted|debited|abgebucht|cobrado|cobro|prélevé|addebit|lost$|my money$|"
               "insurance|dashcam|damaged my|reversed into|hit my car|"
-              "money back",
+              "money back|fee$|fees$|declined|get it back|charging me|charging my|"
+              "two payments|two charges|duplicate payment|duplicate charge",
     },
     "safety": {
         0.9: "caught fire|on fire$|burst into flames|flames|smoking|smoke$|burnt|burned|"
@@ -104,6 +111,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "paramedic|{needed,got,had,needing} stitches|concussion|was bleeding|"
              "started bleeding|bleeding heavily|"
              "allergic reaction|food poisoning|electric shock|electrocut|carbon monoxide|"
+             "x-ray|xray|scald|boiling water|boiling tea|boiling coffee|blister|"
+             "bare wires|exposed wires|live wires|wires {showing,hanging,exposed}|"
              "choking|could have been killed|could have died|nearly died|near miss|"
              "unsafe|dangerous$|hazard|gas leak|leaking gas|{smelled,smelt,smell of} gas|"
              "{could,could have} {kill,killed} |kill someone|rauch|verbrannt|verbrennung|geschmolzen|verletz|"
@@ -115,6 +124,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "rückruf|retirada|rappel|richiamo|snapped|gave way|came off|came apart|"
              "came loose|fell off|i fell|fell over|collapsed|hurt$|fire$|feuer|fuego|feu$|"
              "fuoco|sharp edge|cut my|rash$|could have been|accident$|accidents$|sparked|sparking|"
+             "fell down|fell on|no handrail|seatbelt|seat belt|child seat|car seat|"
+             "strap {snapped,broke}|buckle|wrenched|hanging off|"
              "tripped the|caught alight|cracked|slipped|sprain|strangl|suffocat|entrapment|"
              "{he's,she's,they're,we're,he is,she is} okay but|{nobody,no one} was hurt|"
              "nobody hurt|could have been worse|had to walk out|had to abandon|evacuat|"
@@ -128,6 +139,13 @@ _LEXICON: dict[str, dict[float, str]] = {
              "sue you|suing|see you in court|small claims|trading standards|ombudsman|"
              "regulator|citizens advice|consumer rights|consumer protection|"
              "consumer council|chargeback|charge back|card dispute|raised a dispute|"
+             "disputing|dispute it|dispute this|dispute the charge|open a dispute|"
+             "opened a dispute|contracargo|rückbuchung|disputa$|rétrofacturation|"
+             "human rights commission|rights commission|civil aviation authority|"
+             "caa$|aesa$|fca$|ofcom$|ofgem$|cnil$|bafin$|enac$|"
+             "filed a complaint|lodged a complaint|filed with|complaint with the|"
+             "presentado una reclamación|reclamación ante|reclamación formal|"
+             "queja formal|"
              "dispute with my|dispute the|card provider|card issuer|section 75|ico$|"
              "gdpr|unlawful|illegal|discriminat|equality act|false advertising|"
              "reported {it,you,this,them} to|reported to|report you to|reporting you|"
@@ -137,7 +155,7 @@ _LEXICON: dict[str, dict[float, str]] = {
              "demanda|denuncia|oficina del consumidor|consumo$|avocat|plainte|tribunal|"
              "associazione consumatori|avvocat|codacons|garante",
         0.6: "lawyer|solicitor|attorney|misleading|my mp$|humiliat|racis|profiled|"
-             "refused entry|refused service|turned away|wheelchair|disabilit|"
+             "refused entry|refused service|turned away|"
              "profiling|accused {me,my,us,him,her}|called {me,him,her,my son,my daughter} a|my bank|the bank|bank's next|"
              "bank is next|bank next|court$|legal$|police|reclamación|reclamacion|"
              "con el banco|mi banco|meine bank|ma banque|la mia banca|alla banca",
@@ -146,9 +164,12 @@ _LEXICON: dict[str, dict[float, str]] = {
         0.8: "going to the press|go to the press|to the press|the papers|newspaper|"
              "local paper|local news|journalist|reporter|press office|for comment$|"
              "watchdog|go public|going public|tell everyone|warn {everyone,others,people}|"
-             "posting this everywhere|all over social|presse$|zeitung|prensa|periódico|"
+             "posting this everywhere|all over social|full timeline|whole timeline|"
+             "every review site|writing it all up|writing this up|write it all up|"
+             "my newsletter|my blog$|my podcast|my channel|my subscribers|presse$|zeitung|prensa|periódico|"
              "stampa|giornale",
-        0.4: "publish|article|readers|deadline|complaints|review sites|trustpilot|"
+        0.4: "publish|article|readers|deadline|complaints|review site|trustpilot|"
+             "i have video|i've got video|on video|filmed|"
              "screenshot",
     },
     "leave": {  # taking their custom elsewhere
@@ -157,9 +178,16 @@ _LEXICON: dict[str, dict[float, str]] = {
              "taking my business|take my business|shop elsewhere|lost a customer|"
              "lost my custom|won't be back|wont be back|boycott|"
              "lost a {loyal,long-term,good} customer|"
+             "to a competitor|to another {airline,bank,provider,company,supplier,retailer,"
+             "store,shop,network,brand,carrier}|"
+             "{moving,taking,switching,porting} {everything,all my,my whole,our whole,my number,"
+             "our number,my account,our account,my business,our business}|"
+             "porting {away,out}|number porting|port my number|port our number|"
+             "cancellation submitted|i'm leaving|we're leaving|i am leaving|"
+             "closing my account|"
              "{cancel,cancelling,cancelled,close,closing,delete,deleting} my "
              "{membership,account,subscription}",
-        0.4: "never again|i'm done|im done|nie wieder|nunca más|plus jamais|mai più|"
+        0.4: "never again|i'm done|im done|done with|i am done|nie wieder|nunca más|plus jamais|mai più|"
              "elsewhere|last time i|switching to",
     },
     "ultimatum": {  # a deadline before the customer acts: backs whatever stake it carries
@@ -168,7 +196,7 @@ _LEXICON: dict[str, dict[float, str]] = {
              "si mañana no|sinon|altrimenti|ansonsten",
     },
     "contacts": {
-        0.7: f"{_NTH} {_CONTACT}|{_NTH} time i|{_NTH} time asking|"
+        0.8: f"{_NTH} {_CONTACT}|{_NTH} time i|{_NTH} time asking|"
              f"{{called,rang,phoned,emailed,asked,chased,messaged,contacted}} {_N} times|"
              f"{{called,rang,phoned,emailed,asked,chased,messaged,contacted}} you {_N} times|"
              "{called,rang,phoned,emailed,asked,chased,messaged,contacted} twice|"
@@ -182,6 +210,10 @@ _LEXICON: dict[str, dict[float, str]] = {
              "{deuxième,troisième,quatrième} {message,mail,e-mail,appel,relance}|"
              "sans réponse|closed the chat|chat closed|left on read|unanswered|"
              "never called|promised a call|promised to call|"
+             f"{_NOBODY} {{has,have,from}}|{_NOBODY} came|{_NOBODY} will|{_NOBODY} ever|"
+             f"missed {_N} {{appointments,engineer,visits,callbacks,call-backs}}|"
+             "missed {three,four,five,another} {appointment,engineer,visit}|"
+             "{niemand,nadie,personne,nessuno} {belt,llama,rappelle,richiama}|"
              "no answer|never replied|never answered|never got back|never called back|"
              f"{_NOBODY} {{answers,answered,replies,replied,responds,responded,gets back,"
              "got back,picks up,called back}|ignored|ignoring|on hold|transferred me|"
@@ -200,14 +232,19 @@ _LEXICON: dict[str, dict[float, str]] = {
     },
     "privacy": {
         0.9: "data leak|data breach|privacy breach|breach of {privacy,my privacy}|leaked|"
+             "data protection {problem,issue,breach,failure}|"
              "gdpr breach|datenleck|datenschutzverletzung|violazione|fuga de datos|"
              "fuite de données",
         0.5: "privacy|personal data|personal details|exposed|datenschutz|personenbezogen|"
+             "data protection|"
              "privacidad|datos personales|données personnelles|vie privée|dati personali",
     },
     # Privacy needs both: someone else's ... and a piece of personal data.
     "other_person": {
         0.5: "someone else|somebody else|someone elses|another customer|other customer|"
+             "{another,a different,other,someone else's} {passenger,traveller,traveler,"
+             "customer,client,guest,member,account holder,patient}|"
+             "another persons|another person's|a stranger's|"
              "another person|another user|other people's|a stranger|aren't mine|"
              "isn't mine|not mine|not my order|wasn't mine|un altro cliente|"
              "otro cliente|un autre client|eines anderen|anderen kunden|otra persona|"
@@ -216,6 +253,8 @@ _LEXICON: dict[str, dict[float, str]] = {
     "pii": {
         0.5: "name$|names$|address|phone number|email address|date of birth|"
              "card number|last four|card details|bank details|details$|"
+             "passport|boarding pass|itinerary|card ending|ending in|transactions|"
+             "{his,her,their} {balance,account,payments,payment,statement}|"
              "nome$|indirizzo|numero di telefono|nombre|dirección|teléfono|adresse|"
              "téléphone|telefonnummer|datos$|données|dati$|daten$",
     },
@@ -226,6 +265,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "someone used my|someone ordered|someone accessed|identity theft|"
              "changed {my,the} {email,password} on my account|changed my {email,password}|"
              "i {didn't,did not,never} {order,place,make,authorise,authorize,do this}|"
+             "i {didn't,did not,never} {made,booked,authorised,authorized,bought,ordered}|"
+             "never made|"
              "{orders,order,purchases} i {didn't,did not,never} make|someone placed|"
              "someone has {placed,been using,used}|"
              "{password,email,account,address} {was,has been,got} changed|"
@@ -258,12 +299,18 @@ _LEXICON: dict[str, dict[float, str]] = {
              "annoying|frustrat|complain|dismissive|rude$|unhelpful|expected better|"
              "poor service|bad service|terrible service|waited an hour|waited ages|"
              "waited {20,30,40,45,50,60,90} minutes|can't log in|cannot log in|can't sign in|locked out|"
+             "outage|dreadful|do better|embarrassing|"
              "can't access|cannot access|won't let me|kaputt|defekt|falsch|roto|rota$|defectuos|"
              "cassé|abîmé|rotto|difettos",
     },
     # Longer phrases that shadow a stake word inside them ("my bank account").
     "neutral": {
-        0.0: "my bank account|bank holiday|bank card$|the bank holiday",
+        0.0: "my bank account|bank holiday|bank card$|the bank holiday|no reply needed|"
+             "no response needed|no need to reply|no need to respond|no reply necessary|"
+             "twice out of twice|out of twice|twice now and|"
+             "hasn't been charged|has not been charged|haven't been charged|wasn't charged|"
+             "not been charged|wasn't a scam|isn't a scam|not a scam|isnt a scam|"
+             "wasnt a scam",
     },
     # The customer says it can wait: a stake, if any, weighs less.
     "mild": {
@@ -277,7 +324,10 @@ _LEXICON: dict[str, dict[float, str]] = {
         0.5: "fantastic start|great start|brilliant start|love that|loving that|"
              "really looking forward|just what i needed|thanks a lot|thanks for nothing|"
              "cheers for that|10/10|stellar|top notch service|well done {northwind,guys}|"
-             "oh great|oh brilliant|oh good|what a joke|genius$",
+             "oh great|oh brilliant|oh good|what a joke|genius$|wow thanks|"
+             "thanks for {charging,losing,cancelling,canceling,ignoring,breaking,wasting}|"
+             "totally fine|totally safe|really great|just great|great job|love how|"
+             "gotta love|got to love",
     },
     # Function words of German, Spanish, French and Italian: VADER reads "die",
     # "sin" or "pain" as English, so its score means little for these posts.
@@ -294,6 +344,8 @@ _LEXICON: dict[str, dict[float, str]] = {
         0.8: "no complaints|can't complain|cannot complain|can't fault|cannot fault|"
              "not a complaint|no issue|not bad|is sick|so sick|proper sick|killer|"
              "scam? nope|scam? no$|rip-off? nope|would die for|to die for|kill for|"
+             "scam. nope|scam. they're not|scam. it's not|scam. it isn't|scam. they aren't|"
+             "scam, nope|"
              "should be illegal|criminally|"
              "sick.|sick!|"
              "kein grund zur klage|nichts zu meckern|niente da dire|nada que objetar|"
@@ -307,6 +359,7 @@ _LEXICON: dict[str, dict[float, str]] = {
         0.6: "thank|cheers|legend|respect$|recommend|fair play|spot on|brilliant|"
              "lovely|love it|loving|great|fave|favourite|favorite|above and beyond|"
              "well done|perfect|worth it|happy|love$|loves$|loved$|wonderful|amazing|awesome|"
+             "friendly|helpful|smooth|painless|on time|hassle-free|hassle free|"
              "excellent|superb|outstanding|glad$|pleased|delighted|impressed|gorgeous|"
              "beautiful|comfy|cosy|cozy|nice$|good$|ace$|star$",
     },
@@ -328,6 +381,9 @@ _LEXICON: dict[str, dict[float, str]] = {
     },
 }
 
+_AMOUNT_AT_STAKE = 0.7
+_COMPLAINT = frozenset({"distress", "sarcasm", "problem", "contacts", "legal", "leave",
+                        "press", "ultimatum"})
 _WEAK = {"money": 0.45, "safety": 0.5, "legal": 0.6, "press": 0.4, "leave": 0.4,
          "ultimatum": 0.4, "contacts": 0.45, "privacy": 0.5,
          "hacked": 0.5}  # the weight at and under which a term is ambiguous
@@ -565,6 +621,11 @@ def assess(lex: Lexical, felt: float) -> tuple[float, frozenset[str]]:
                     found[kind] = w
     if lex.money_amount and (found or felt < -0.2) and found.get("money", 0.0) < 0.45:
         found["money"] = 0.45
+    if (lex.money_amount and "money" in found and found["money"] < _AMOUNT_AT_STAKE
+            and _COMPLAINT.intersection(sure)):
+        # "£260 for a flight YOU cancelled", in a sarcastic, angry or upset post: an
+        # amount, a money word and a complaint are money charged wrongly or lost
+        found["money"] = _AMOUNT_AT_STAKE
     if len(found) == 1 and "ultimatum" in found:
         del found["ultimatum"]  # "unless it sells out" is no threat
     if not found:
