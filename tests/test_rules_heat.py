@@ -77,6 +77,16 @@ def test_escalating_thread_heats_up_and_counts_velocity():
     assert case_heat(first, second) > case_heat(first) + 30
 
 
+def test_a_threat_made_earlier_still_stands_while_the_thread_is_upset():
+    """A customer who threatened a chargeback and now writes a shorter, angry line has
+    not calmed down: the case stays hot, not cooled by the new mention's lower stakes."""
+    first = signal("Charged twice for order 5512 (£119). Chargeback is next if it isn't "
+                   "refunded today.")
+    later = signal("Done waiting. My lawyer sends the letter on Monday.", minutes=30)
+    assert case_heat(first, later) >= 0.8 * case_heat(first)
+    assert case_heat(first, later) > case_heat(later) + 10
+
+
 def test_the_latest_mention_matters_most():
     upset = signal("This is a scam, I want my refund now, you stole my money.")
     question = signal("Also, what size should I get in the new fleece?", minutes=20)

@@ -62,9 +62,10 @@ class MentionSignal:
 
 HOT_THRESHOLD = 50.0
 
-# An earlier mention's problem still counts at this share while the thread stays upset;
-# a latest mention that reads calm (CALM or warmer: praise, thanks, "all sorted now")
-# lets the case cool.
+# An earlier mention's problem still counts at this share while the thread stays upset
+# (in full while the latest mention carries a stake of its own: the customer is
+# escalating); a latest mention that reads calm (CALM or warmer: praise, thanks, "all
+# sorted now") lets the case cool.
 CARRY = 0.5
 CALM = 0.3
 # Urgency floors for posts without a stake: a mild problem, then a question to answer.
@@ -139,11 +140,14 @@ def static_parts(
     now = read_mention(latest)
     neg, stakes, complaint = now.negativity, now.stakes, now.complaint
     if len(mentions) > 1 and latest.sentiment < CALM:
+        # A customer who still has something at stake is escalating, not moving on: what
+        # they said before stands in full. Otherwise it fades to CARRY.
+        carry = 1.0 if stakes > 0 else CARRY
         for earlier in mentions[:-1]:
             before = read_mention(earlier)
-            neg = max(neg, CARRY * before.negativity)
-            stakes = max(stakes, CARRY * before.stakes)
-            complaint = max(complaint, CARRY * before.complaint)
+            neg = max(neg, carry * before.negativity)
+            stakes = max(stakes, carry * before.stakes)
+            complaint = max(complaint, carry * before.complaint)
     followers = max(0, latest.followers)
     big = big_account(followers) * complaint
     if big:
