@@ -197,3 +197,31 @@ def test_an_amount_in_an_angry_or_sarcastic_post_is_money_at_stake():
     mocked = sentiment.read("Wow thanks for charging me £95 for a delivery that never came.")
     assert asked.stakes < 0.6
     assert mocked.stakes >= 0.7 and "money" in mocked.kinds
+
+
+def test_safety_gear_that_fails_is_a_safety_stake_and_a_question_about_it_is_not():
+    failed = sentiment.read("The chin strap buckle on my daughter's helmet cracked on the "
+                            "first ride.")
+    asked = sentiment.read("Which helmet would you recommend for a 7 year old?")
+    assert "safety" in failed.kinds and failed.stakes >= 0.8
+    assert asked.stakes == 0
+
+
+def test_hyperbole_and_negated_injuries_stay_calm():
+    for text in ("That outlet's bargain bin is dangerous for my wallet, love it.",
+                 "Ten miles in the new boots and not one blister. Amazing."):
+        reading = sentiment.read(text)
+        assert reading.stakes < 0.6 and reading.compound > 0, (text, reading)
+
+
+def test_a_german_review_is_not_read_as_english():
+    """VADER reads "die" as the verb; enough German function words damp it."""
+    assert sentiment.score("Diese Woche im Test: die neuen Zelte. Den Bericht gibt es ab "
+                           "Freitag.") > -0.3
+
+
+def test_an_empty_lexicon_term_is_refused(monkeypatch):
+    """An empty alternative would match every post (one slipped in once: P@K fell to 0.5)."""
+    monkeypatch.setitem(sentiment._LEXICON, "money", {0.8: "charged twice|"})
+    with pytest.raises(ValueError, match="empty term"):
+        sentiment._compile()

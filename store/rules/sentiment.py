@@ -78,7 +78,7 @@ _LEXICON: dict[str, dict[float, str]] = {
              "{send,sent,paid,transferred} {it,the money,my money} to the wrong|wrong payee|"
              "to the wrong account|doppelt belastet|zweimal belastet|overdrawn|refund still outstanding|"
              "outstanding refund|where is my {refund,money}|where's my {refund,money}|"
-             "want my money|pay me back|just gone|money's gone|money is gone|money has gone|zero balance|0.00 balance|balance of zero|"
+             "want my money|pay me back|no sign of {the,my} {money,refund,£,€,$}|just gone|money's gone|money is gone|money has gone|zero balance|0.00 balance|balance of zero|"
              "been emptied|been drained|after i cancel|after cancelling|despite cancelling|"
              "even though i cancelled|though i'd cancelled|i'd like back|want it back|charged me for|charged for a|wrongly charged|"
              "still charged|charged anyway|overcharged|unauthorised charge|"
@@ -111,10 +111,16 @@ _LEXICON: dict[str, dict[float, str]] = {
              "paramedic|{needed,got,had,needing} stitches|concussion|was bleeding|"
              "started bleeding|bleeding heavily|"
              "allergic reaction|food poisoning|electric shock|electrocut|carbon monoxide|"
-             "x-ray|xray|scald|boiling water|boiling tea|boiling coffee|blister|"
+             "x-ray|xray|scald|boiling water|boiling tea|boiling coffee|burn on|"
+             "swollen battery|battery swelled|battery is swelling|swelled up|"
+             "broke {his,her,their,our} {arm,wrist,leg,ankle,nose,finger,toe,collarbone}|"
+             "{arm,wrist,leg,ankle,nose,finger,collarbone} is broken|broken {arm,wrist,leg,ankle,collarbone}|"
+             "muñeca rota|pierna rota|brazo roto|tobillo roto|poignet cassé|bras cassé|"
+             "jambe cassée|polso rotto|braccio rotto|gamba rotta|handgelenk gebrochen|"
+             "arm gebrochen|bein gebrochen|"
              "bare wires|exposed wires|live wires|wires {showing,hanging,exposed}|"
              "choking|could have been killed|could have died|nearly died|near miss|"
-             "unsafe|dangerous$|hazard|gas leak|leaking gas|{smelled,smelt,smell of} gas|"
+             "unsafe|hazard|gas leak|leaking gas|{smelled,smelt,smell of} gas|"
              "{could,could have} {kill,killed} |kill someone|rauch|verbrannt|verbrennung|geschmolzen|verletz|"
              "krankenhaus|notaufnahme|gefährlich|incendio|humo$|quemad|quemó|herid|"
              "urgencias|peligros|pris feu|prend feu|fumée|brûl|blessé|blessure|hôpital|"
@@ -124,8 +130,10 @@ _LEXICON: dict[str, dict[float, str]] = {
              "rückruf|retirada|rappel|richiamo|snapped|gave way|came off|came apart|"
              "came loose|fell off|i fell|fell over|collapsed|hurt$|fire$|feuer|fuego|feu$|"
              "fuoco|sharp edge|cut my|rash$|could have been|accident$|accidents$|sparked|sparking|"
-             "fell down|fell on|no handrail|seatbelt|seat belt|child seat|car seat|"
-             "strap {snapped,broke}|buckle|wrenched|hanging off|"
+             "fell down|fell on|no handrail|dangerous$|blister|swollen|swelling|"
+             "went down hard|clinic$|urgent care|hissing|melt through|melt$|"
+             "se cayó|cayó|caída|se rompió|tombé|chute$|caduto|caduta|gestürzt|sturz$|"
+             "strap {snapped,broke}|wrenched|hanging off|"
              "tripped the|caught alight|cracked|slipped|sprain|strangl|suffocat|entrapment|"
              "{he's,she's,they're,we're,he is,she is} okay but|{nobody,no one} was hurt|"
              "nobody hurt|could have been worse|had to walk out|had to abandon|evacuat|"
@@ -168,7 +176,7 @@ _LEXICON: dict[str, dict[float, str]] = {
              "every review site|writing it all up|writing this up|write it all up|"
              "my newsletter|my blog$|my podcast|my channel|my subscribers|presse$|zeitung|prensa|periódico|"
              "stampa|giornale",
-        0.4: "publish|article|readers|deadline|complaints|review site|trustpilot|"
+        0.4: "publish|article|deadline|complaints|review site|trustpilot|"
              "i have video|i've got video|on video|filmed|"
              "screenshot",
     },
@@ -210,6 +218,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "{deuxième,troisième,quatrième} {message,mail,e-mail,appel,relance}|"
              "sans réponse|closed the chat|chat closed|left on read|unanswered|"
              "never called|promised a call|promised to call|"
+             f"{_N} {{tickets,auto-replies,autoreplies,automated replies}}|"
+             "zero humans|no humans|not one human|not a single human|"
              f"{_NOBODY} {{has,have,from}}|{_NOBODY} came|{_NOBODY} will|{_NOBODY} ever|"
              f"missed {_N} {{appointments,engineer,visits,callbacks,call-backs}}|"
              "missed {three,four,five,another} {appointment,engineer,visit}|"
@@ -227,8 +237,9 @@ _LEXICON: dict[str, dict[float, str]] = {
              "personne ne répond|{seconda,terza,quarta} volta|"
              "{due,tre,quattro,cinque} volte|nessuna risposta|nessuno risponde",
         0.45: f"{_NTH} time|still waiting|still no|still nothing|still hasn't|still haven't|"
-              "still not|weeks$|a month|months$|again$|twice$|angerufen|ho chiamato|"
-              "llamado|appelé|chased|chasing|cut off|hung up",
+              "still not|weeks$|a month|months$|twice$|angerufen|ho chiamato|"
+              "llamado|appelé|chased|chasing|cut off|hung up|auto-repl|autorepl|"
+              "auto repl|automated reply|a real person|actual human",
     },
     "privacy": {
         0.9: "data leak|data breach|privacy breach|breach of {privacy,my privacy}|leaked|"
@@ -244,7 +255,8 @@ _LEXICON: dict[str, dict[float, str]] = {
         0.5: "someone else|somebody else|someone elses|another customer|other customer|"
              "{another,a different,other,someone else's} {passenger,traveller,traveler,"
              "customer,client,guest,member,account holder,patient}|"
-             "another persons|another person's|a stranger's|"
+             "another persons|another person's|a stranger's|quelqu'un d'autre|"
+             "de otra persona|di un'altra persona|von jemand anderem|"
              "another person|another user|other people's|a stranger|aren't mine|"
              "isn't mine|not mine|not my order|wasn't mine|un altro cliente|"
              "otro cliente|un autre client|eines anderen|anderen kunden|otra persona|"
@@ -254,6 +266,7 @@ _LEXICON: dict[str, dict[float, str]] = {
         0.5: "name$|names$|address|phone number|email address|date of birth|"
              "card number|last four|card details|bank details|details$|"
              "passport|boarding pass|itinerary|card ending|ending in|transactions|"
+             "invoice|facture|rechnung|factura|fattura|order number|numéro de commande|"
              "{his,her,their} {balance,account,payments,payment,statement}|"
              "nome$|indirizzo|numero di telefono|nombre|dirección|teléfono|adresse|"
              "téléphone|telefonnummer|datos$|données|dati$|daten$",
@@ -272,12 +285,23 @@ _LEXICON: dict[str, dict[float, str]] = {
              "{password,email,account,address} {was,has been,got} changed|"
              "logged {into,in} from|{card,saved card} {got,was,has been} used|"
              "used my {card,saved card}|"
-             "fraudulent|gehackt|hackeado|piraté|hackerato",
+             "fraudulent|gehackt|hackeado|piraté|hackerato|new sign-in|sign-in from|"
+             "new login from|login from|qualcuno ha usato|alguien ha usado|alguien usó|"
+             "quelqu'un a utilisé|jemand hat|no he hecho|yo no he hecho|non ho fatto|"
+             "je n'ai pas fait|nicht bestellt|nie bestellt",
         0.5: "fraud|scam|betrug|estafa|arnaque|truffa|a real account|official account|"
              "verify {my,your} {payment,account,details,card}|sent me a link|"
              "clicked {the,a} link|{entered,typed,gave,put in} my {card,bank,payment} details|i don't recognise|i don't recognize|"
              "didn't recognise|don't recognise|unknown address|never heard of|"
+             "password reset|didn't request|did not request|didn't ask for|"
              "{haven't,have not,didn't,did not,never} {bought,ordered,purchased}",
+    },
+    # Safety gear: its failure is a safety matter (see assess), a question about it is not.
+    "gear": {
+        0.5: "helmet|harness|carabiner|crampon|avalanche|beacon|transceiver|life jacket|"
+             "lifejacket|buoyancy aid|brakes$|brake$|buckle|seatbelt|seat belt|child seat|car seat|"
+             "smoke alarm|smoke detector|carbon monoxide alarm|casco$|arnés|casque$|"
+             "gilet de sauvetage|helm$|gurt$|freni$|frenos$|freins$|bremse",
     },
     # Modifiers: not stakes themselves.
     "distress": {
@@ -336,12 +360,16 @@ _LEXICON: dict[str, dict[float, str]] = {
              "bei$|euch$|wurde$|el$|los$|las$|que$|por$|para$|una$|del$|pero$|muy$|"
              "está$|les$|des$|est$|pour$|une$|je$|avec$|dans$|vous$|très$|il$|di$|"
              "che$|per$|sono$|gli$|della$|ho$|anche$|molto$|nel$|nell'|l'|d'|qu'|"
-             "j'ai$|c'est$|la$|de$|en$|le$|y$|ça$|hay$|sie$|wir$|es$|ein$|das$|zu$|nach$",
+             "j'ai$|c'est$|la$|de$|en$|le$|y$|ça$|hay$|sie$|wir$|es$|ein$|das$|zu$|nach$|"
+             "den$|dem$|gibt$|diese$|dieser$|vom$|zum$|zur$|wird$|habe$|nur$|noch$|schon$|"
+             "aber$|oder$|wenn$|kann$|mis$|sus$|como$|cuando$|tiene$|tengo$|mon$|mes$|"
+             "sur$|pas$|qui$|été$|mais$|nous$|cette$|votre$|mio$|mia$|questo$|questa$|"
+             "stato$|ancora$|ich$|mir$|mich$",
     },
     # Negative words used as praise and negated complaints, which VADER misreads, and
     # praise in languages VADER does not know.
     "praise": {
-        0.8: "no complaints|can't complain|cannot complain|can't fault|cannot fault|"
+        0.8: "not one blister|no blisters|zero blisters|no complaints|can't complain|cannot complain|can't fault|cannot fault|"
              "not a complaint|no issue|not bad|is sick|so sick|proper sick|killer|"
              "scam? nope|scam? no$|rip-off? nope|would die for|to die for|kill for|"
              "scam. nope|scam. they're not|scam. it's not|scam. it isn't|scam. they aren't|"
@@ -382,6 +410,7 @@ _LEXICON: dict[str, dict[float, str]] = {
 }
 
 _AMOUNT_AT_STAKE = 0.7
+_GEAR_FAILED = 0.8
 _COMPLAINT = frozenset({"distress", "sarcasm", "problem", "contacts", "legal", "leave",
                         "press", "ultimatum"})
 _WEAK = {"money": 0.45, "safety": 0.5, "legal": 0.6, "press": 0.4, "leave": 0.4,
@@ -429,6 +458,8 @@ def _compile() -> tuple[re.Pattern[str], dict[str, tuple[str, float]]]:
         for weight, terms in by_weight.items():
             for term in terms.split("|"):
                 for t in _expand(term):
+                    if not t.rstrip("$").strip():  # would match everywhere
+                        raise ValueError(f"an empty term in the {kind} lexicon")
                     table.setdefault(t, (kind, weight))
     pattern = re.compile(r"\b(" + _trie_pattern(list(table)) + ")")
     return pattern, {k.rstrip("$"): v for k, v in table.items()}
@@ -626,6 +657,9 @@ def assess(lex: Lexical, felt: float) -> tuple[float, frozenset[str]]:
         # "£260 for a flight YOU cancelled", in a sarcastic, angry or upset post: an
         # amount, a money word and a complaint are money charged wrongly or lost
         found["money"] = _AMOUNT_AT_STAKE
+    if "gear" in sure and ("problem" in sure or "safety" in found):
+        # a helmet that cracked, brakes that failed: safety gear that let someone down
+        found["safety"] = max(found.get("safety", 0.0), _GEAR_FAILED)
     if len(found) == 1 and "ultimatum" in found:
         del found["ultimatum"]  # "unless it sells out" is no threat
     if not found:
