@@ -32,9 +32,11 @@ Ingest
     timeline) are ignored. On hashtag streams ``update`` and ``status.update`` (edited) are
     mentions; reblogs are skipped. ``delete`` (any stream) becomes `Deleted`; the store
     ignores deletes of posts it never saw. A frame that cannot be parsed is `Malformed`.
-    Hashtag streams have no persisted cursor (the contract's cursor is the notification
-    id); within one process a reconnect catches up from the newest hashtag status seen via
-    ``GET /api/v1/timelines/tag/:tag?min_id=…``.
+    The cursor is the newest notification id (``"109..."``) while no hashtag stream has a
+    position; once one has, it is a JSON object holding both, ``{"notification": "109...",
+    "tags": {"hashtag:acme": "110..."}}``, so a restarted desk catches each hashtag up via
+    ``GET /api/v1/timelines/tag/:tag?min_id=…`` from the newest status it stored. A plain
+    id from an older store still reads as the notification cursor.
 
     Duplicates are possible by design (a streamed mention that the catch-up also returns,
     a server that repeats an event): the store is unique on (platform, status id).
@@ -544,6 +546,37 @@ class MastodonFeed(FeedAdapter):
         return (f"MastodonFeed(name={self.name!r}, base_url={str(self.base_url)!r}, "
                 f"streams={[s.name for s in self.streams]!r})")
 
+    # -- the resume cursor -----------------------------------------------------------------------
+
+    def _resume(self, cursor: str | None) -> None:
+        """Take positions from a stored cursor: a notification id, or the JSON object
+        ``_mark`` writes once a hashtag stream has a position too."""
+        note, tags = cursor, {}
+        if cursor is not None and cursor.lstrip().startswith("{"):
+            try:
+                data = json.loads(cursor)
+                note = _clean_id(data.get("notification")) if data.get("notification") else None
+                tags = {str(k): v for k, v in (data.get("tags") or {}).items()
+                        if _clean_id(v) is not None}
+            except (ValueError, AttributeError, TypeError, RecursionError):
+                log.warning("mastodon %s: stored cursor is not readable (%s); starting over",
+                            self.name, short(cursor, 80))
+                note, tags = None, {}
+        self._cursor = note
+        wanted = {s.name for s in self.streams if s.kind == "hashtag"}
+        for name, since in tags.items():
+            if name in wanted and id_newer(str(since), self._tag_since.get(name)):
+                self._tag_since[name] = str(since)
+
+    def _mark(self) -> Cursor | None:
+        """A cursor for everything yielded so far (None while there is no position)."""
+        tags = {s.name: self._tag_since[s.name] for s in self.streams
+                if s.kind == "hashtag" and s.name in self._tag_since}
+        if not tags:
+            return Cursor(self._cursor) if self._cursor is not None else None
+        return Cursor(json.dumps({"notification": self._cursor, "tags": tags},
+                                 sort_keys=True, separators=(",", ":")))
+
     # -- plumbing ------------------------------------------------------------------------------
 
     def _token(self) -> str | None:
@@ -662,7 +695,7 @@ class MastodonFeed(FeedAdapter):
                     newest = note_id
             if newest is not None:
                 self._cursor = newest
-                yield Cursor(newest)
+                yield self._mark()
             return
         self._cursor = cursor
         params = base + [("limit", str(self.page_limit))]
@@ -675,7 +708,7 @@ class MastodonFeed(FeedAdapter):
                     newest = note_id
             if id_newer(newest, self._cursor):
                 self._cursor = newest
-                yield Cursor(newest)
+                yield self._mark()
 
     async def _catch_up_tag(self, spec: StreamSpec, token: str) -> AsyncIterator[FeedItem]:
         since = self._tag_since.get(spec.name)
@@ -694,11 +727,15 @@ class MastodonFeed(FeedAdapter):
                 sid = _clean_id(status.get("id")) if isinstance(status, dict) else None
                 rows.append((sid, items))
             rows.sort(key=lambda r: id_key(r[0]) if r[0] else (-1, 0, ""))
+            moved = False
             for sid, items in rows:
                 for item in items:
                     yield item
                 if id_newer(sid, self._tag_since.get(spec.name)):
                     self._tag_since[spec.name] = sid
+                    moved = True
+            if moved:
+                yield self._mark()
 
     def _status_items(self, status: Any, where: str) -> tuple[list[FeedItem], None]:
         if isinstance(status, dict) and status.get("reblog"):
@@ -814,7 +851,8 @@ class MastodonFeed(FeedAdapter):
         if not token:
             raise ConfigError(f"mastodon feed {self.name!r} has no access token: set the env "
                               f"var named by token_env ({self.options.get('token_env')!r})")
-        self._cursor = cursor
+        self._resume(cursor)
+        cursor = self._cursor
         queue: asyncio.Queue = asyncio.Queue(maxsize=LIVE_QUEUE)
         readers: list[asyncio.Task] = []
         opened: list[aiohttp.ClientResponse] = []
@@ -840,14 +878,18 @@ class MastodonFeed(FeedAdapter):
                     log.info("mastodon %s: %s stream closed by the server", self.name, payload)
                     return
                 spec = rest[0]
+                moved = False
                 for item in payload:
                     if spec.kind == "hashtag" and isinstance(item, Mention):
                         if id_newer(item.external_id, self._tag_since.get(spec.name)):
                             self._tag_since[spec.name] = item.external_id
+                            moved = True
                     yield item
                 if note_id is not None and id_newer(note_id, self._cursor):
                     self._cursor = note_id
-                    yield Cursor(note_id)
+                    moved = True
+                if moved:
+                    yield self._mark()
         finally:
             for task in readers:
                 task.cancel()

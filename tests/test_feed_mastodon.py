@@ -542,6 +542,48 @@ async def test_hashtag_reconnect_catches_up_from_the_newest_status_seen(fake):
         await feed.aclose()
 
 
+async def test_a_restart_catches_hashtags_up_from_the_stored_cursor(fake):
+    """A new process (a new adapter) given the last cursor the pipeline stored reads the
+    hashtag posts it missed while down, and only those; the notification position is
+    kept in the same cursor."""
+    feed = make_feed(fake, streams=["user", "hashtag:acme"])
+    c = Collector(feed, "0")
+    await fake.wait_subscribers(2)
+    seen = fake.tagged("zoe", "one #acme", "acme")
+    await c.until(lambda c: c.mentions and isinstance(c.items[-1], Cursor))
+    await c.stop()
+    await feed.aclose()
+    stored = [i for i in c.items if isinstance(i, Cursor)][-1].value
+    assert json.loads(stored)["tags"] == {"hashtag:acme": seen["id"]}
+    missed = [fake.tagged("yan", f"two {i} #acme", "acme") for i in range(3)]
+
+    restarted = make_feed(fake, streams=["user", "hashtag:acme"])
+    c2 = Collector(restarted, stored)
+    try:
+        await c2.until(lambda c: len(c.mentions) == 3)
+        assert [m.external_id for m in c2.mentions] == [s["id"] for s in missed]
+        last = [i for i in c2.items if isinstance(i, Cursor)][-1].value
+        assert json.loads(last)["tags"] == {"hashtag:acme": missed[-1]["id"]}
+        assert json.loads(last)["notification"] == json.loads(stored)["notification"]
+    finally:
+        await c2.stop()
+        await restarted.aclose()
+
+
+async def test_a_plain_notification_cursor_from_an_older_store_still_resumes(fake):
+    feed = make_feed(fake, streams=["user"])
+    note = fake.mention("zoe", "@acme hello")
+    c = Collector(feed, "0")
+    try:
+        await c.until(lambda c: c.mentions)
+        cursors = [i.value for i in c.items if isinstance(i, Cursor)]
+        assert cursors and all(v.isdigit() for v in cursors)  # no hashtag: the plain id
+        assert cursors[-1] == note["id"]
+    finally:
+        await c.stop()
+        await feed.aclose()
+
+
 async def test_rate_limited_catch_up_says_how_long_to_wait(fake):
     feed = make_feed(fake)
     fake.rate_limit("GET", "/api/v1/notifications", retry_after="7")
