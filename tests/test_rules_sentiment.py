@@ -225,3 +225,25 @@ def test_an_empty_lexicon_term_is_refused(monkeypatch):
     monkeypatch.setitem(sentiment._LEXICON, "money", {0.8: "charged twice|"})
     with pytest.raises(ValueError, match="empty term"):
         sentiment._compile()
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("You took £60 on the 3rd and again on the 9th for the same order. Please return the "
+     "duplicate payment.", "money"),
+    ("There's a £9.99 monthly charge on my card for a plan I never signed up for.", "money"),
+    ("Someone got into my account last night and the email on it has been changed.", "hacked"),
+    ("The wardrobe tipped over on my son while he was opening a drawer.", "safety"),
+    ("Mein Heizlüfter hat nach verschmortem Plastik gerochen.", "safety"),
+    ("Everyone who follows me is about to hear how you treated us.", "press"),
+])
+def test_more_stakes_in_plain_words(text, kind):
+    reading = sentiment.read(text)
+    assert kind in reading.kinds, reading
+
+
+def test_an_amount_in_praise_is_no_stake_but_in_sarcasm_it_is():
+    praise = sentiment.read("Killer deal: the walking poles are down to £19 today.")
+    mocked = sentiment.read("Love how 'free returns' became a £14.95 deduction from my refund. "
+                            "Really transparent. 👏")
+    assert praise.stakes == 0 and praise.compound > 0
+    assert "money" in mocked.kinds and mocked.compound < -0.3

@@ -76,7 +76,10 @@ _LEXICON: dict[str, dict[float, str]] = {
              "{charged,billed,debited,took payment} for the same|"
              "{want,need,give me} {my,that,the,our} money back|"
              "{send,sent,paid,transferred} {it,the money,my money} to the wrong|wrong payee|"
-             "to the wrong account|doppelt belastet|zweimal belastet|overdrawn|refund still outstanding|"
+             "to the wrong account|duplicate payment|duplicate charge|"
+             "{charged,billed,debited} {me,my card,my account} again|again for the same|"
+             "never signed up|didn't sign up|did not sign up|never agreed to|"
+             "doppelt belastet|zweimal belastet|overdrawn|refund still outstanding|"
              "outstanding refund|where is my {refund,money}|where's my {refund,money}|"
              "want my money|pay me back|no sign of {the,my} {money,refund,£,€,$}|just gone|money's gone|money is gone|money has gone|zero balance|0.00 balance|balance of zero|"
              "been emptied|been drained|after i cancel|after cancelling|despite cancelling|"
@@ -101,7 +104,8 @@ _LEXICON: dict[str, dict[float, str]] = {
               "deducted|debited|abgebucht|cobrado|cobro|prélevé|addebit|lost$|my money$|"
               "insurance|dashcam|damaged my|reversed into|hit my car|"
               "money back|fee$|fees$|declined|get it back|charging me|charging my|"
-              "two payments|two charges|duplicate payment|duplicate charge",
+              "two payments|two charges|flooded|inondé|überschwemmt|allagat|inundad|"
+              "points gone|points have gone|points disappeared",
     },
     "safety": {
         0.9: "caught fire|on fire$|burst into flames|flames|smoking|smoke$|burnt|burned|"
@@ -117,7 +121,11 @@ _LEXICON: dict[str, dict[float, str]] = {
              "{arm,wrist,leg,ankle,nose,finger,collarbone} is broken|broken {arm,wrist,leg,ankle,collarbone}|"
              "muñeca rota|pierna rota|brazo roto|tobillo roto|poignet cassé|bras cassé|"
              "jambe cassée|polso rotto|braccio rotto|gamba rotta|handgelenk gebrochen|"
-             "arm gebrochen|bein gebrochen|"
+             "arm gebrochen|bein gebrochen|verschmort|geschmort|chispas|se derritió|derritió|"
+             "podría haber ardido|etincelles|étincelles|a fondu|scintille|si è sciolt|"
+             "funken|split {her,his,my,their} {lip,head,chin,eyebrow}|"
+             "tipped over on|toppled onto|came down on top|down on top of|on top of {him,her,them}|"
+             "no earth|not earthed|wired wrong|"
              "bare wires|exposed wires|live wires|wires {showing,hanging,exposed}|"
              "choking|could have been killed|could have died|nearly died|near miss|"
              "unsafe|hazard|gas leak|leaking gas|{smelled,smelt,smell of} gas|"
@@ -131,7 +139,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "came loose|fell off|i fell|fell over|collapsed|hurt$|fire$|feuer|fuego|feu$|"
              "fuoco|sharp edge|cut my|rash$|could have been|accident$|accidents$|sparked|sparking|"
              "fell down|fell on|no handrail|dangerous$|blister|swollen|swelling|"
-             "went down hard|clinic$|urgent care|hissing|melt through|melt$|"
+             "went down hard|clinic$|urgent care|hissing|melt through|melt$|shattered|"
+             "{she,he,they} fell|bruised|bruises|small cut|a cut on|tipped over|toppled|"
              "se cayó|cayó|caída|se rompió|tombé|chute$|caduto|caduta|gestürzt|sturz$|"
              "strap {snapped,broke}|wrenched|hanging off|"
              "tripped the|caught alight|cracked|slipped|sprain|strangl|suffocat|entrapment|"
@@ -174,7 +183,9 @@ _LEXICON: dict[str, dict[float, str]] = {
              "watchdog|go public|going public|tell everyone|warn {everyone,others,people}|"
              "posting this everywhere|all over social|full timeline|whole timeline|"
              "every review site|writing it all up|writing this up|write it all up|"
-             "my newsletter|my blog$|my podcast|my channel|my subscribers|presse$|zeitung|prensa|periódico|"
+             "my newsletter|my blog$|my podcast|my channel|my subscribers|"
+             "{is,are} about to hear|going to hear about|will hear about|people who follow me|"
+             "presse$|zeitung|prensa|periódico|"
              "stampa|giornale",
         0.4: "publish|article|deadline|complaints|review site|trustpilot|"
              "i have video|i've got video|on video|filmed|"
@@ -224,6 +235,7 @@ _LEXICON: dict[str, dict[float, str]] = {
              f"missed {_N} {{appointments,engineer,visits,callbacks,call-backs}}|"
              "missed {three,four,five,another} {appointment,engineer,visit}|"
              "{niemand,nadie,personne,nessuno} {belt,llama,rappelle,richiama}|"
+             "personne ne me|nadie me|nessuno mi|niemand hat mir|niemand meldet|"
              "no answer|never replied|never answered|never got back|never called back|"
              f"{_NOBODY} {{answers,answered,replies,replied,responds,responded,gets back,"
              "got back,picks up,called back}|ignored|ignoring|on hold|transferred me|"
@@ -294,6 +306,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "clicked {the,a} link|{entered,typed,gave,put in} my {card,bank,payment} details|i don't recognise|i don't recognize|"
              "didn't recognise|don't recognise|unknown address|never heard of|"
              "password reset|didn't request|did not request|didn't ask for|"
+             "someone got into|somebody got into|got into my account|"
+             "{email,password,address,phone number} on {it,my account,the account} {was,has been,got} changed|"
              "{haven't,have not,didn't,did not,never} {bought,ordered,purchased}",
     },
     # Safety gear: its failure is a safety matter (see assess), a question about it is not.
@@ -405,7 +419,7 @@ _LEXICON: dict[str, dict[float, str]] = {
         0.9: "/day|a day from home|real followers|buy followers|dm now|link in profile|"
              "crypto|click here|claim before|claim now|you have been selected|"
              "{50,60,70,80,90}% off|giveaway|promo code|dot {shop,com,net,xyz}|"
-             "free gift card",
+             "free gift card|click now|limited stock",
     },
 }
 
@@ -650,7 +664,9 @@ def assess(lex: Lexical, felt: float) -> tuple[float, frozenset[str]]:
             for kind, w in lex.weak.items():
                 if w > found.get(kind, 0.0):
                     found[kind] = w
-    if lex.money_amount and (found or felt < -0.2) and found.get("money", 0.0) < 0.45:
+    if (lex.money_amount
+            and (found or (felt < -0.2 and ("praise" not in sure or "sarcasm" in sure)))
+            and found.get("money", 0.0) < 0.45):
         found["money"] = 0.45
     if (lex.money_amount and "money" in found and found["money"] < _AMOUNT_AT_STAKE
             and _COMPLAINT.intersection(sure)):
