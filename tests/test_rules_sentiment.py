@@ -247,3 +247,32 @@ def test_an_amount_in_praise_is_no_stake_but_in_sarcasm_it_is():
                             "Really transparent. 👏")
     assert praise.stakes == 0 and praise.compound > 0
     assert "money" in mocked.kinds and mocked.compound < -0.3
+
+
+def test_burnt_food_is_no_injury_but_a_burnt_hand_is():
+    food = sentiment.read("Here's the photo. Yes, the rice is slightly burnt on one side. 10/10.")
+    hand = sentiment.read("The kettle spat and burnt my hand, it's blistering.")
+    assert food.stakes < 0.6
+    assert "safety" in hand.kinds and hand.stakes >= 0.8
+
+
+def test_an_allergic_reaction_is_a_safety_stake_however_politely_put():
+    reading = sentiment.read("Not trying to make a fuss, but the nut-free box had a nut bar in "
+                             "it and my son came up in hives. He's fine after antihistamine.")
+    assert "safety" in reading.kinds and reading.stakes >= 0.8
+
+
+def test_thanks_in_another_language_is_politeness_not_praise():
+    reading = sentiment.read("Hallo, mir wurden drei Boxen à 59,90 € abgebucht, bestellt habe "
+                             "ich eine. Das Geld fehlt mir für die Miete. Danke.")
+    assert "money" in reading.kinds and reading.compound < -0.3
+
+
+def test_someone_who_is_a_lawyer_is_no_legal_threat():
+    reading = sentiment.read("My partner is a lawyer and even she can't follow the new T&Cs.")
+    assert "legal" not in reading.kinds
+
+
+def test_negated_praise_is_a_complaint():
+    assert sentiment.read("Ordered on the 1st, 'guaranteed by the 4th', nothing yet. "
+                          "Not great.").compound < 0

@@ -79,6 +79,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "to the wrong account|duplicate payment|duplicate charge|"
              "{charged,billed,debited} {me,my card,my account} again|again for the same|"
              "never signed up|didn't sign up|did not sign up|never agreed to|"
+             "pay for the {repair,repairs,damage} |cover the {cost,repair,damage}|"
+             "für die miete|mi alquiler|mon loyer|il mio affitto|nunca lleg|"
              "doppelt belastet|zweimal belastet|overdrawn|refund still outstanding|"
              "outstanding refund|where is my {refund,money}|where's my {refund,money}|"
              "want my money|pay me back|no sign of {the,my} {money,refund,£,€,$}|just gone|money's gone|money is gone|money has gone|zero balance|0.00 balance|balance of zero|"
@@ -104,11 +106,13 @@ _LEXICON: dict[str, dict[float, str]] = {
               "deducted|debited|abgebucht|cobrado|cobro|prélevé|addebit|lost$|my money$|"
               "insurance|dashcam|damaged my|reversed into|hit my car|"
               "money back|fee$|fees$|declined|get it back|charging me|charging my|"
-              "two payments|two charges|flooded|inondé|überschwemmt|allagat|inundad|"
+              "two payments|two charges|flooded|in the bin|binned|me cobr|devolv|"
+             "inondé|überschwemmt|allagat|inundad|"
               "points gone|points have gone|points disappeared",
     },
     "safety": {
-        0.9: "caught fire|on fire$|burst into flames|flames|smoking|smoke$|burnt|burned|"
+        0.9: "caught fire|on fire$|burst into flames|flames|smoking|smoke$|"
+             "{burnt,burned,scalded} {my,his,her,their,our} |{burnt,burned} {him,her,me}|"
              "burns$|scorch|melted|melting|exploded|explosion|overheat|too hot to touch|"
              "injur|fractur|broke my {arm,wrist,leg,ankle,nose,finger,toe}|a&e|a & e|"
              "hospital$|hospitals$|hospitalised|hospitalized|emergency room|ambulance|"
@@ -116,6 +120,13 @@ _LEXICON: dict[str, dict[float, str]] = {
              "started bleeding|bleeding heavily|"
              "allergic reaction|food poisoning|electric shock|electrocut|carbon monoxide|"
              "x-ray|xray|scald|boiling water|boiling tea|boiling coffee|burn on|"
+             "anaphyla|epipen|epi-pen|hives$|antihistamine|went into shock|"
+             "piece of glass|shard|glass in {my,the,her,his}|pezzo di vetro|morceau de verre|"
+             "trozo de cristal|glassplitter|glasscherbe|tagliat|me corté|je me suis coupé|"
+             "geschnitten|in my eye|in the eye|ins auge|augenarzt|twisted my|rolled my ankle|"
+             "tordu|entorse|foulure|verstaucht|esguince|distorsione|slogat|"
+             "nearly hit|almost hit|nearly ran|almost ran|nearly took out|nearly knocked|"
+             "almost knocked|"
              "swollen battery|battery swelled|battery is swelling|swelled up|"
              "broke {his,her,their,our} {arm,wrist,leg,ankle,nose,finger,toe,collarbone}|"
              "{arm,wrist,leg,ankle,nose,finger,collarbone} is broken|broken {arm,wrist,leg,ankle,collarbone}|"
@@ -140,6 +151,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "fuoco|sharp edge|cut my|rash$|could have been|accident$|accidents$|sparked|sparking|"
              "fell down|fell on|no handrail|dangerous$|blister|swollen|swelling|"
              "went down hard|clinic$|urgent care|hissing|melt through|melt$|shattered|"
+             "burnt|burned|allergen|allergic|allergy|inhaler|mislabel|undeclared|"
+             "room temp|room temperature|left out overnight|"
              "{she,he,they} fell|bruised|bruises|small cut|a cut on|tipped over|toppled|"
              "se cayó|cayó|caída|se rompió|tombé|chute$|caduto|caduta|gestürzt|sturz$|"
              "strap {snapped,broke}|wrenched|hanging off|"
@@ -162,7 +175,7 @@ _LEXICON: dict[str, dict[float, str]] = {
              "caa$|aesa$|fca$|ofcom$|ofgem$|cnil$|bafin$|enac$|"
              "filed a complaint|lodged a complaint|filed with|complaint with the|"
              "presentado una reclamación|reclamación ante|reclamación formal|"
-             "queja formal|"
+             "queja formal|denunci|facua$|ocu$|"
              "dispute with my|dispute the|card provider|card issuer|section 75|ico$|"
              "gdpr|unlawful|illegal|discriminat|equality act|false advertising|"
              "reported {it,you,this,them} to|reported to|report you to|reporting you|"
@@ -337,7 +350,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "annoying|frustrat|complain|dismissive|rude$|unhelpful|expected better|"
              "poor service|bad service|terrible service|waited an hour|waited ages|"
              "waited {20,30,40,45,50,60,90} minutes|can't log in|cannot log in|can't sign in|locked out|"
-             "outage|dreadful|do better|embarrassing|"
+             "outage|dreadful|do better|embarrassing|not great|not good|not ideal|"
+             "not happy|not impressed|underwhelm|not acceptable|gebrochen|"
              "can't access|cannot access|won't let me|kaputt|defekt|falsch|roto|rota$|defectuos|"
              "cassé|abîmé|rotto|difettos",
     },
@@ -348,7 +362,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "twice out of twice|out of twice|twice now and|"
              "hasn't been charged|has not been charged|haven't been charged|wasn't charged|"
              "not been charged|wasn't a scam|isn't a scam|not a scam|isnt a scam|"
-             "wasnt a scam",
+             "wasnt a scam|is a lawyer|is actually a lawyer|as a lawyer|not a lawyer|"
+             "lawyer friend|a lawyer and",
     },
     # The customer says it can wait: a stake, if any, weighs less.
     "mild": {
@@ -391,7 +406,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "should be illegal|criminally|"
              "sick.|sick!|"
              "kein grund zur klage|nichts zu meckern|niente da dire|nada que objetar|"
-             "rien à redire|danke|merci|gracias|grazie|diolch|obrigad|wie neu|"
+             "rien à redire|wie neu|danke für|vielen dank|merci pour|merci beaucoup|"
+             "gracias por|muchas gracias|grazie per|grazie mille|obrigado pel|obrigada pel|"
              "come nuovo|como nuevo|comme neuf|toll$|klasse$|perfekt|wunderbar|"
              "großartig|fantastic|bellissim|ottim|perfett|excelente|increíble|génial|"
              "genial$|parfait|magnifique|bravo",
@@ -402,6 +418,7 @@ _LEXICON: dict[str, dict[float, str]] = {
              "lovely|love it|loving|great|fave|favourite|favorite|above and beyond|"
              "well done|perfect|worth it|happy|love$|loves$|loved$|wonderful|amazing|awesome|"
              "friendly|helpful|smooth|painless|on time|hassle-free|hassle free|"
+             "danke|merci|gracias|grazie|diolch|obrigad|"
              "excellent|superb|outstanding|glad$|pleased|delighted|impressed|gorgeous|"
              "beautiful|comfy|cosy|cozy|nice$|good$|ace$|star$",
     },
