@@ -108,11 +108,12 @@ class IngestPipeline:
             return None
         if self._pool is None:
             import multiprocessing
+            import os
             from concurrent.futures import ProcessPoolExecutor
 
             # spawn, not fork: this process has threads (the store's connection thread).
             self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_warm_up)
+                                             initializer=_warm_up, initargs=(os.getpid(),))
             # Starting the process and loading VADER there takes a quarter of a second;
             # until it is ready, batches are scored in a thread rather than waiting.
             self._pool_ready = self._pool.submit(_warm_up)
@@ -314,8 +315,33 @@ def _make_storable(m: Mention) -> None:
     # once: encoding it here as well cost as much as the check.
 
 
-def _warm_up() -> None:
-    """Load VADER's lexicon once in the scoring process."""
+def _warm_up(parent: int | None = None) -> None:
+    """Load VADER's lexicon once in the scoring process; as the pool's initializer (given
+    the pid that started it) also end the process when that one is gone: a kill -9 of
+    ``heatdesk ingest`` left it running for ever, since nothing else tells a pool worker
+    that its parent died."""
     from store.rules.sentiment import analyzer
 
+    if parent is not None:
+        _watch_parent(parent)
     analyzer()
+
+
+_WATCHING: list[int] = []
+
+
+def _watch_parent(parent: int, every: float = 0.5) -> None:
+    if _WATCHING:
+        return
+    import os
+    import threading
+    import time
+
+    _WATCHING.append(parent)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(0)  # reparented: our parent died without shutting the pool down
+
+    threading.Thread(target=watch, name="heatdesk-parent-watch", daemon=True).start()

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = int(os.environ.get("HEATDESK_KILLS", "8"))
 
@@ -101,3 +103,55 @@ def test_sigterm_drains_and_exits_cleanly(tmp_path):
     reported = int(err.split("ingested ")[1].split(" new")[0])
     assert stored == reported  # everything acknowledged as read was committed
     assert cursor is not None
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _scoring_process(pid: int) -> int | None:
+    for child in _children(pid):
+        try:
+            cmd = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in cmd:
+            return child
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_the_scoring_process_ends_when_ingest_is_killed(tmp_path):
+    """kill -9 of ``heatdesk ingest`` must not leave its scoring process behind."""
+    replay = tmp_path / "m.jsonl"
+    _replay(replay, 60000)
+    proc = _ingest(tmp_path / "desk.db", replay)
+    deadline = time.monotonic() + 30
+    worker = None
+    while worker is None and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+        worker = _scoring_process(proc.pid)
+    assert worker is not None, "the ingest never started a scoring process"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker), f"scoring process {worker} outlived its parent"
