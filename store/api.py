@@ -105,7 +105,9 @@ class Store:
                 self.ops.set_cursor(tx, feed, value, now)
             return result
 
-        return await self._write(fn)
+        result = await self._write(fn)
+        self.ops.keep_recent(result.recent)  # committed: the next batch may trust it
+        return result
 
     async def cursor(self, feed: str) -> str | None:
         """A feed's persisted resume cursor."""

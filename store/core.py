@@ -8,6 +8,7 @@ translate. Time is epoch seconds.
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -36,6 +37,7 @@ except ImportError:  # pragma: no cover
     playbook_rules = None  # type: ignore[assignment]
 
 HEAT_WINDOW = 10  # customer mentions considered for a case's heat
+RECENT_CASES = 20_000  # cases whose latest mentions an ingesting process keeps (Ops._recent)
 
 
 class Tx(Protocol):
@@ -177,6 +179,8 @@ class IngestResult:
     duplicates: int = 0
     deleted: int = 0
     case_ids: set[int] = field(default_factory=set)
+    # the grown and opened cases' recent mentions, for Ops.keep_recent once committed
+    recent: dict[int, tuple] = field(default_factory=dict, repr=False, compare=False)
 
 
 def raw_json(raw: dict[str, Any]) -> str:
@@ -420,6 +424,23 @@ class Ops:
     def __init__(self, config: Config):
         self.config = config
         self._brand_handles = {h.lower().lstrip("@") for h in config.handles}
+        # case id → (its version, its HEAT_WINDOW latest customer mentions as
+        # (created_at, mention id, signal), oldest first): what the last committed ingest
+        # in this process left, so a case that grows again is rescored without rereading
+        # its mentions. Trusted only while the case's version is unchanged: every write
+        # that adds a mention to a case, or changes it at all, bumps the version.
+        self._recent: dict[int, tuple[int, tuple]] = {}  # oldest first
+
+    def keep_recent(self, recent: dict[int, tuple]) -> None:
+        """Remember what a committed ingest read and wrote (never call it before commit:
+        a rolled-back batch's mentions are not in the store)."""
+        cache = self._recent
+        for case_id, entry in recent.items():
+            cache.pop(case_id, None)  # to the young end
+            cache[case_id] = entry
+        if len(cache) > RECENT_CASES:  # the oldest half goes
+            for case_id in list(itertools.islice(cache, len(cache) - RECENT_CASES // 2)):
+                del cache[case_id]
 
     # -- change cursor -------------------------------------------------------------------
 
@@ -481,6 +502,7 @@ class Ops:
         born_ids: set[int] = set()
         grown: set[int] = set()
         events: list[tuple] = []
+        written: dict[int, list[tuple]] = {}  # case → this batch's customer mentions
         for m, born in zip(fresh, opened):
             mention_id = ids.get((m.platform, m.external_id))
             if mention_id is None:  # a writer racing us on PostgreSQL stored it first
@@ -493,10 +515,17 @@ class Ops:
                 continue
             events.append((m.case_id, now, "mention", m.author, "", "{}", mention_id))
             (born_ids if born else grown).add(m.case_id)
+            if not m.from_brand:
+                written.setdefault(m.case_id, []).append((ts(m.created_at), mention_id, m))
         tx.executemany(
             "INSERT INTO events (case_id, at, kind, agent, body, data, mention_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)", events)
-        self._rescore_many(tx, sorted(grown), batch.prior)  # cases born here have their heat
+        # cases born here have their heat; the ones that grew are rescored
+        result.recent = self._rescore_many(tx, sorted(grown), batch.prior, written)
+        for case_id in born_ids - grown:  # a new case: version 0, its one mention
+            rows = [(c, i, heat_rules.MentionSignal(m.text, m.sentiment or 0.0, m.followers))
+                    for c, i, m in written[case_id]]
+            result.recent[case_id] = (0, tuple(rows[-HEAT_WINDOW:]))
         result.case_ids = born_ids | grown
         tx.executemany("INSERT INTO changes (case_id, kind, at) VALUES (?, 'mention', ?)",
                        [(c, now) for c in sorted(result.case_ids)])
@@ -538,31 +567,56 @@ class Ops:
                 known.update((platform, r[0]) for r in rows)
         return known
 
-    def _rescore_many(self, tx: Tx, case_ids: list[int], prior: dict[int, int]) -> None:
-        """``rescore`` for many cases: one read of their latest mentions, one update."""
+    def _rescore_many(self, tx: Tx, case_ids: list[int], prior: dict[int, int],
+                      written: dict[int, list[tuple]] | None = None) -> dict[int, tuple]:
+        """``rescore`` for many cases: one read of their latest mentions, one update.
+
+        A case whose version is the one this process left it at is rescored from what it
+        kept (``keep_recent``) plus ``written``, this batch's mentions of it; the others
+        read their HEAT_WINDOW latest mentions in one query. Returns what to keep once
+        the transaction commits.
+        """
         if not case_ids:
-            return
-        by_case: dict[int, list[heat_rules.MentionSignal]] = {c: [] for c in case_ids}
+            return {}
+        written = written or {}
+        versions: dict[int, int] = {}
         for chunk in _chunks(case_ids):
-            missing = [c for c in chunk if c not in prior]
-            if missing:
-                prior.update(tx.fetchall(
-                    f"SELECT id, prior_cases FROM cases WHERE id IN "
-                    f"({', '.join('?' * len(missing))})", missing))
+            for case_id, version, prior_cases in tx.fetchall(
+                    f"SELECT id, version, prior_cases FROM cases WHERE id IN "
+                    f"({', '.join('?' * len(chunk))})", chunk):
+                versions[case_id] = version
+                prior.setdefault(case_id, prior_cases)
+        by_case: dict[int, list[tuple]] = {}
+        unknown: list[int] = []
+        for case_id in case_ids:
+            kept = self._recent.get(case_id)
+            if kept is not None and kept[0] == versions.get(case_id):
+                rows = list(kept[1])
+                rows.extend((c, i, heat_rules.MentionSignal(m.text, m.sentiment or 0.0,
+                                                            m.followers))
+                            for c, i, m in written.get(case_id, ()))
+                rows.sort(key=lambda r: (r[0], r[1]))
+                by_case[case_id] = rows[-HEAT_WINDOW:]
+            else:
+                by_case[case_id] = []
+                unknown.append(case_id)
+        for chunk in _chunks(unknown):
             rows = tx.fetchall(
-                "SELECT case_id, text, sentiment, followers, created_at FROM ("
-                "SELECT case_id, text, sentiment, followers, created_at, ROW_NUMBER() OVER ("
+                "SELECT case_id, id, text, sentiment, followers, created_at FROM ("
+                "SELECT case_id, id, text, sentiment, followers, created_at, ROW_NUMBER() OVER ("
                 "PARTITION BY case_id ORDER BY created_at DESC, id DESC) AS n FROM mentions "
                 f"WHERE case_id IN ({', '.join('?' * len(chunk))}) AND from_brand = 0) AS recent "
                 "WHERE n <= ? ORDER BY case_id, n DESC", (*chunk, HEAT_WINDOW))
-            for case_id, text, sentiment, followers, created in rows:
-                by_case[case_id].append(
-                    heat_rules.MentionSignal(text, sentiment or 0.0, followers, dt(created)))
+            for case_id, mention_id, text, sentiment, followers, created in rows:
+                by_case[case_id].append((created, mention_id, heat_rules.MentionSignal(
+                    text, sentiment or 0.0, followers)))
         tx.executemany(
             "UPDATE cases SET heat_parts = ?, heat_static = ?, priority = ?, sentiment = ?, "
             "suggestion = ?, version = version + 1 WHERE id = ?",
-            [(*self._heat_columns(signals, prior.get(case_id, 0)), case_id)
-             for case_id, signals in by_case.items()])
+            [(*self._heat_columns([r[2] for r in rows], prior.get(case_id, 0)), case_id)
+             for case_id, rows in by_case.items()])
+        return {case_id: (versions[case_id] + 1, tuple(rows))
+                for case_id, rows in by_case.items() if case_id in versions}
 
     def _heat_columns(self, signals: list[heat_rules.MentionSignal], prior: int) -> tuple:
         """(heat_parts, heat_static, priority, sentiment, suggestion) for a case's customer

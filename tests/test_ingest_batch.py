@@ -31,10 +31,14 @@ def _store(path) -> tuple[sqlite3.Connection, Ops]:
     return conn, Ops(Config(handles=["acme"], case_window_hours=24))
 
 
-def _ingest(conn, ops, mentions, now) -> None:
+def _ingest(conn, ops, mentions, now, keep: bool = False) -> None:
+    """One batch in one transaction; ``keep`` lets ``ops`` remember the cases' latest
+    mentions once committed, as Store.ingest does."""
     conn.execute("BEGIN IMMEDIATE")
-    ops.ingest(SqliteTx(conn), mentions, now)
+    result = ops.ingest(SqliteTx(conn), mentions, now)
     conn.execute("COMMIT")
+    if keep:
+        ops.keep_recent(result.recent)
 
 
 def _between(conn, ops, step: int, now: float) -> None:
@@ -109,7 +113,8 @@ def _state(conn) -> dict:
 def test_a_batch_groups_as_one_at_a_time(tmp_path_factory, specs, cut):
     mentions = _mentions(specs)
     # The same sequence, cut into batches (sizes from ``cut``, cycling) and one by one,
-    # with the same agent work between the same mentions.
+    # with the same agent work between the same mentions. The batched store keeps its
+    # cases' latest mentions between batches; the other rereads them every time.
     batches, i, k = [], 0, 0
     while i < len(mentions):
         size = cut[k % len(cut)]
@@ -120,11 +125,77 @@ def test_a_batch_groups_as_one_at_a_time(tmp_path_factory, specs, cut):
     b, ops_b = _store(tmp / "single.db")
     now = T0.timestamp()
     for step, batch in enumerate(batches):
-        _ingest(a, ops_a, [_copy(m) for m in batch], now)
+        _ingest(a, ops_a, [_copy(m) for m in batch], now, keep=True)  # rescored from memory
         for m in batch:
             _ingest(b, ops_b, [_copy(m)], now)
         _between(a, ops_a, step, now)
         _between(b, ops_b, step, now)
     assert _state(a) == _state(b)
+    a.close()
+    b.close()
+
+
+def _expected_heat(conn, ops) -> dict[int, str]:
+    """Every case's heat parts computed from scratch: its latest customer mentions read now."""
+    from store.core import HEAT_WINDOW, dt
+    from store.rules.heat import MentionSignal
+
+    out = {}
+    for case_id, prior in conn.execute("SELECT id, prior_cases FROM cases").fetchall():
+        rows = conn.execute(
+            "SELECT text, sentiment, followers, created_at FROM mentions WHERE case_id = ? "
+            "AND from_brand = 0 ORDER BY created_at DESC, id DESC LIMIT ?",
+            (case_id, HEAT_WINDOW)).fetchall()
+        signals = [MentionSignal(t, s or 0.0, f, dt(c)) for t, s, f, c in reversed(rows)]
+        out[case_id] = ops._heat_columns(signals, prior)[0]
+    return out
+
+
+def _two_writers(path):
+    a, ops_a = _store(path)
+    b = sqlite3.connect(path, isolation_level=None)
+    b.create_function("GREATEST", 2, _greatest, deterministic=True)
+    return a, ops_a, b, Ops(Config(handles=["acme"], case_window_hours=24))
+
+
+def _said(i: int, text: str) -> Mention:
+    return Mention(platform="mastodon", external_id=f"x{i}", author="ann", text=text,
+                   created_at=T0 + timedelta(minutes=i), followers=200, sentiment=-0.6)
+
+
+def _heat(conn) -> dict[int, str]:
+    return dict(conn.execute("SELECT id, heat_parts FROM cases").fetchall())
+
+
+def test_kept_mentions_are_not_trusted_after_another_writer(tmp_path):
+    """Two ingesting processes grow the same case. Each keeps the case's latest mentions
+    between its own batches; once the other has written (the case's version moved) the
+    list is stale and must be read again: here the stale list would lack one mention, and
+    the thread's velocity counts them."""
+    a, ops_a, b, ops_b = _two_writers(tmp_path / "shared.db")
+    now = T0.timestamp()
+    _ingest(a, ops_a, [_said(1, "My order is late and nobody answers!")], now, keep=True)
+    _ingest(b, ops_b, [_said(2, "Where is my refund?")], now, keep=True)
+    _ingest(a, ops_a, [_said(3, "Still nothing from you.")], now, keep=True)
+    assert len(_heat(a)) == 1
+    assert _heat(a) == _expected_heat(a, ops_a)
+    a.close()
+    b.close()
+
+
+def test_kept_mentions_of_a_batch_that_rolled_back_are_not_kept(tmp_path):
+    """A batch that rolls back leaves nothing to remember: its mention is not in the
+    store, even if another writer then brings the case to the version the lost batch
+    would have set."""
+    a, ops_a, b, ops_b = _two_writers(tmp_path / "shared.db")
+    now = T0.timestamp()
+    _ingest(a, ops_a, [_said(1, "My parcel is late.")], now, keep=True)
+    a.execute("BEGIN IMMEDIATE")
+    lost = ops_a.ingest(SqliteTx(a), [_said(2, "Chargeback filed and my lawyer is on it.")], now)
+    a.execute("ROLLBACK")
+    assert lost.recent  # what Store.ingest keeps only after a commit
+    _ingest(b, ops_b, [_said(3, "Any news on my parcel?")], now, keep=True)
+    _ingest(a, ops_a, [_said(4, "Still waiting, third time asking.")], now, keep=True)
+    assert _heat(a) == _expected_heat(a, ops_a)
     a.close()
     b.close()

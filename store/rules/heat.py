@@ -57,7 +57,7 @@ class MentionSignal:
     text: str
     sentiment: float
     followers: int
-    created_at: datetime
+    created_at: datetime | None = None  # for callers that order signals; no rule reads it
 
 
 HOT_THRESHOLD = 50.0
