@@ -425,6 +425,22 @@ async def test_escalation_choices_show_which_is_on_without_colour(store):
         assert marks() == ("▐ ▌", "▐●▌", "▐X▌")
 
 
+async def test_escalate_from_the_keyboard_alone(store):
+    """No mouse: the note has focus; shift+tab reaches the tier (↓ and space pick tier 2),
+    tab twice reaches the call-back (space ticks it), ctrl+s escalates."""
+    app = make_app(store=store)
+    async with app.run_test(size=WIDE) as pilot:
+        desk, case_id = await open_on(pilot, store, "m3")
+        await pilot.press("e")
+        await wait_screen(pilot, EscalateDialog)
+        await pilot.press(*"VIP")
+        await pilot.press("shift+tab", "down", "space", "tab", "tab", "space", "ctrl+s")
+        await desk.settle()
+        detail = await store.detail(case_id)
+        assert detail.case.escalation_tier == 2 and detail.case.phone_callback
+        assert detail.events[-1].data["note"] == "VIP"
+
+
 async def test_escalate_cancel_changes_nothing(store):
     app = make_app(store=store)
     async with app.run_test(size=WIDE) as pilot:

@@ -203,7 +203,7 @@ class EscalateDialog(DeskDialog):
                 yield Radio("Tier 2 — executive", value=self.current_tier >= 1, id="t2")
             yield Input(placeholder="note for whoever picks it up", id="note")
             yield Tick("Ask for a phone call-back", id="phone")
-            yield Label("enter/ctrl+s escalates · esc cancels", classes="hint")
+            yield Label("enter escalates · esc cancels · shift+tab: tier (↑↓, space) · tab: call-back (space)", classes="hint")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Escalate", id="ok", variant="error")
