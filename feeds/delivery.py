@@ -7,7 +7,9 @@ any other case fails with that reason, shown on the timeline. Retries back off w
 jitter and reuse the item's idempotency key, so a retry never posts twice. Escalations
 are announced to the configured targets for their tier (every target whose ``tier`` is at
 or below the escalation's); when one target fails, the retry skips the targets that
-already took it (remembered by this process).
+already took it: each one that does is noted on the outbox row at once, so a sender that
+crashed, or another process, skips it too. (A target that took it in the instant before a
+crash, unnoted, hears it again: incoming webhooks have no idempotency key.)
 """
 
 from __future__ import annotations
@@ -57,9 +59,6 @@ class OutboxSender:
         self.interval = interval
         self.sent = 0
         self.failed = 0
-        # (outbox id, target index) of escalation announcements already made: a retry after
-        # one target failed does not announce again to the targets that took it.
-        self._announced: set[tuple[int, int]] = set()
 
     def account_for(self, platform: str) -> FeedAdapter | None:
         """The feed that answers cases on ``platform``, if one holds credentials."""
@@ -177,19 +176,22 @@ class OutboxSender:
 
         from feeds.slack import announce
 
+        # Targets are known by their URL's env var name (the URL itself is a secret), so a
+        # reordered config still skips the right ones.
+        done = {str(t) for t in item.data.get("announced", [])}
         timeout = aiohttp.ClientTimeout(total=15)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            for index, target in targets:
-                if (item.id, index) in self._announced:
+            for _index, target in targets:
+                name = str(target.get("url_env", ""))
+                if name in done:
                     continue
-                url = self.env.get(str(target.get("url_env", "")))
+                url = self.env.get(name)
                 if not url:
                     raise DeliveryError(
                         f"escalation target's {target.get('url_env')} is not set", retryable=False
                     )
                 await announce(url, item.text, session)
-                self._announced.add((item.id, index))
-        self._announced -= {(item.id, index) for index, _ in targets}
+                done.update(await self.store.announced(item.id, name))
         return Delivery(None, None)
 
     async def _case_sources(self, case_id: int) -> list[str]:

@@ -359,6 +359,10 @@ class Store:
         await self._write(lambda tx: self.ops.delivered(tx, outbox_id, remote_id, remote_url,
                                                         _now()))
 
+    async def announced(self, outbox_id: int, target: str) -> list[str]:
+        """Record that an escalation target took the announcement (see Ops.announced)."""
+        return await self._write(lambda tx: self.ops.announced(tx, outbox_id, target, _now()))
+
     async def delivery_failed(self, outbox_id: int, reason: str,
                               retry_at: datetime | None = None) -> None:
         """Record a failed attempt (to retry at ``retry_at``, or for good)."""

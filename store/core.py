@@ -1005,6 +1005,22 @@ class Ops:
                     "remote_url": remote_url})
         self.touch(tx, row[0], "delivered", now)
 
+    def announced(self, tx: Tx, outbox_id: int, target: str, now: float) -> list[str]:
+        """Note on an escalation's outbox row that ``target`` has taken it, so a sender
+        after a crash or in another process does not announce it there again. Returns
+        every target noted so far."""
+        row = tx.fetchone("SELECT data FROM outbox WHERE id = ?", (outbox_id,))
+        if row is None:
+            return []
+        data = json.loads(row[0] or "{}")
+        done = [str(t) for t in data.get("announced", [])]
+        if target not in done:
+            done.append(target)
+            data["announced"] = done
+            tx.execute("UPDATE outbox SET data = ?, updated_at = ? WHERE id = ?",
+                       (json.dumps(data), now, outbox_id))
+        return done
+
     def delivery_failed(self, tx: Tx, outbox_id: int, reason: str, retry_at: float | None,
                         now: float) -> None:
         """A failed attempt: retry later, or give up and say why on the timeline."""

@@ -137,3 +137,60 @@ def test_escalation_text_never_breaks_the_line_or_carries_markup(summary, note, 
     assert "&" not in text.replace("&amp;", "").replace("&lt;", "").replace("&gt;", "")
     json.dumps({"text": text})  # always serialisable (no lone surrogates)
     assert one_line(summary) == one_line(one_line(summary))
+
+
+class FlakySlack:
+    """Two incoming webhooks on 127.0.0.1: /a always answers ok, /b fails ``fail_b``
+    times with a 500 first."""
+
+    def __init__(self, fail_b: int = 1):
+        self.fail_b = fail_b
+        self.received: list[str] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.received.append(request.path)
+        if request.path == "/b" and self.fail_b > 0:
+            self.fail_b -= 1
+            return web.Response(status=500, text="rollup_error")
+        return web.Response(text="ok")
+
+    async def __aenter__(self):
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", self.handle)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.runner.cleanup()
+
+
+async def test_a_restarted_sender_does_not_announce_again_to_targets_that_took_it(store):
+    """Target a takes the escalation, target b fails; the sender 'crashes' (a new
+    OutboxSender, nothing in memory) and the retry goes to b alone."""
+    from feeds.delivery import OutboxSender
+    from tests.conftest import mention
+
+    await store.ingest([mention("m1", text="Charged twice and nobody answers. Chargeback next.")])
+    case_id = (await store.open_cases())[0].id
+    await store.escalate(case_id, "ann", 1, "chargeback threat")
+    targets = [{"tier": 1, "url_env": "HD_T_A"}, {"tier": 1, "url_env": "HD_T_B"}]
+    async with FlakySlack(fail_b=1) as slack:
+        env = {"HD_T_A": slack.base + "/a", "HD_T_B": slack.base + "/b"}
+
+        def sender() -> OutboxSender:
+            return OutboxSender(store, [], escalation_targets=targets, env=env)
+
+        await sender().deliver_due()
+        assert slack.received == ["/a", "/b"]
+        (item,) = [i for i in await store.outbox() if i.kind == "escalation"]
+        assert item.state == "pending" and item.data["announced"] == ["HD_T_A"]
+        await store._write(lambda tx: tx.execute(  # the retry is due now
+            "UPDATE outbox SET next_attempt_at = 0 WHERE id = ?", (item.id,)))
+        await sender().deliver_due()
+        assert slack.received == ["/a", "/b", "/b"]  # a heard it once
+        (item,) = [i for i in await store.outbox() if i.kind == "escalation"]
+        assert item.state == "delivered"
