@@ -68,7 +68,7 @@ import re
 import time
 import unicodedata
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -248,7 +248,7 @@ def deterministic_rkey(item: OutboxItem) -> str:
     digest = int.from_bytes(hashlib.sha256(item.idempotency_key.encode()).digest()[:8], "big")
     when = item.not_before
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     micros = int(when.timestamp() * 1_000_000)
     micros = (micros & ~0x3FF) | (digest & 0x3FF)
     return tid_from(micros, digest >> 10)
@@ -258,7 +258,7 @@ def deterministic_rkey(item: OutboxItem) -> str:
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parse_created(value: Any) -> datetime | None:
@@ -272,9 +272,9 @@ def _parse_created(value: Any) -> datetime | None:
     except ValueError:
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     try:
-        return when.astimezone(timezone.utc)
+        return when.astimezone(UTC)
     except (OverflowError, ValueError):
         return None
 
@@ -371,7 +371,7 @@ def event_item(event: Mapping[str, Any]) -> Mention | Deleted | None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise FrameError(f"post {rkey}: text is not valid Unicode") from None
-    seen_at = datetime.fromtimestamp(int(event["time_us"]) / 1_000_000, timezone.utc)
+    seen_at = datetime.fromtimestamp(int(event["time_us"]) / 1_000_000, UTC)
     created = _parse_created(record.get("createdAt"))
     if created is None or created > seen_at:
         created = seen_at
@@ -889,7 +889,7 @@ class BlueskyFeed(FeedAdapter):
         record: dict[str, Any] = {
             "$type": POST_NSID,
             "text": text,
-            "createdAt": _iso(datetime.now(timezone.utc)),
+            "createdAt": _iso(datetime.now(UTC)),
             "reply": refs,
         }
         facets = await self._facets(text)

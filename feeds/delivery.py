@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from feeds.base import Delivery, DeliveryError, FeedAdapter
@@ -120,7 +120,7 @@ class OutboxSender:
                 delay = backoff_delay(item.attempts, 2.0, 300.0)
                 if exc.retry_after is not None:
                     delay = max(delay, min(exc.retry_after, 3600.0))
-                retry_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
+                retry_at = datetime.now(UTC) + timedelta(seconds=delay)
                 await self.store.delivery_failed(item.id, reason, retry_at)
             else:
                 self.failed += 1

@@ -8,7 +8,7 @@ only text that is not valid Unicode (lone surrogates) or absurdly large is refus
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from store.records import Mention
@@ -34,8 +34,8 @@ def parse_time(value: Any) -> datetime:
     except ValueError:
         raise InvalidMention(f"created_at is not ISO 8601: {value[:40]!r}") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
 
 
 def _text_field(obj: dict, key: str, limit: int, required: bool) -> str | None:

@@ -67,7 +67,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -158,7 +158,7 @@ def thing_mention(thing: Any, *, source: str | None = None) -> Mention | None:
     if not isinstance(author, str) or not author:
         raise ThingError(f"{name}: no author")
     try:
-        created = datetime.fromtimestamp(float(data.get("created_utc")), timezone.utc)
+        created = datetime.fromtimestamp(float(data.get("created_utc")), UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         raise ThingError(f"{name}: bad created_utc") from None
     if kind == "t3":

@@ -40,7 +40,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -127,7 +127,7 @@ def _when(parsed: Any) -> datetime | None:
     if not parsed:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), timezone.utc)
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
     except (TypeError, ValueError, OverflowError):
         return None
 
@@ -175,7 +175,7 @@ def entry_mention(entry: Mapping[str, Any], feed: Mapping[str, Any], feed_url: s
         text = "\n\n".join(part for part in (title, body) if part)
     # dict.get: feedparser's own .get("updated*") falls back to published with a warning
     created = (_when(entry.get("published_parsed")) or _when(dict.get(entry, "updated_parsed"))
-               or now or datetime.now(timezone.utc))
+               or now or datetime.now(UTC))
     lang = _s(feed.get("language"), 40)
     raw = {
         "feed": feed_url,
@@ -227,7 +227,7 @@ def parse_feed(body: bytes, feed_url: str, headers: Mapping[str, str] | None = N
             # without complaint; with no feed version it is not a feed, and is reported.
             return [], "not an RSS or Atom feed"
         return [], None
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     out = []
     for entry in reversed(entries):
         m = entry_mention(entry, parsed.get("feed") or {}, feed_url, now=now, source=source)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import random
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from feeds.base import FeedAdapter, StreamError
@@ -66,7 +66,7 @@ class FeedSupervisor:
             self._last_publish = now
             if self._last_event_at is not None:  # formatted here, not once per item
                 self.health["last_event"] = datetime.fromtimestamp(
-                    self._last_event_at, timezone.utc).isoformat()
+                    self._last_event_at, UTC).isoformat()
             try:
                 await self.store.set_feed_health(self.adapter.name, self.health)
             except Exception as exc:  # health is advisory; never stop a feed for it

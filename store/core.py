@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from store.config import Config
@@ -66,7 +66,7 @@ def ts(when: datetime | None) -> float | None:
 
 def dt(value: float | None) -> datetime | None:
     """Epoch seconds as an aware UTC datetime."""
-    return None if value is None else datetime.fromtimestamp(value, timezone.utc)
+    return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
 def iso(value: float | None) -> str | None:

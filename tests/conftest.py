@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,7 @@ from store.config import Config
 from store.records import Mention
 
 PG_URL = os.environ.get("HEATDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-T0 = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
 def pg_reason() -> str | None:

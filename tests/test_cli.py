@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -194,10 +195,10 @@ def test_ack_promises_a_time_with_a_buffer_and_score_validates(tmp_path, replay)
     acked = run("--config", str(cfg), "case", "ack", case_id, "--agent", "ann", db=db)
     assert acked.returncode == 0, acked.stderr
     shown = json.loads(run("case", "show", case_id, "--json", db=db).stdout)
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     promised = datetime.fromisoformat(shown["promised_by"].replace("Z", "+00:00"))
-    minutes_ahead = (promised - datetime.now(timezone.utc)).total_seconds() / 60
+    minutes_ahead = (promised - datetime.now(UTC)).total_seconds() / 60
     assert minutes_ahead >= 45  # the estimate plus at least the configured buffer
     reply = next(e for e in shown["events"] if e["kind"] == "reply")
     assert reply["body"].startswith("Hi @angry, we will be back by ")

@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -145,7 +145,7 @@ def test_recorded_golden_reply_gets_in_reply_to():
                                  "3mmojbrjwbs26")
     assert reply.text == "Try RSV for a good time !!"
     assert reply.lang == "en"
-    assert reply.created_at == datetime(2026, 5, 25, 14, 23, 28, 757000, tzinfo=timezone.utc)
+    assert reply.created_at == datetime(2026, 5, 25, 14, 23, 28, 757000, tzinfo=UTC)
 
 
 def test_fake_events_have_the_recorded_shape():
@@ -201,10 +201,10 @@ def test_what_counts_as_a_mention():
 def test_future_created_at_is_clamped_and_bad_one_falls_back():
     event = post_event(ALICE, T0, "acme", created_us=T0 + 3600 * 10**6)
     _, m = parse_frame(json.dumps(event))
-    assert m.created_at == datetime.fromtimestamp(T0 / 1e6, timezone.utc)
+    assert m.created_at == datetime.fromtimestamp(T0 / 1e6, UTC)
     event["commit"]["record"]["createdAt"] = "yesterday-ish"
     _, m = parse_frame(json.dumps(event))
-    assert m.created_at == datetime.fromtimestamp(T0 / 1e6, timezone.utc)
+    assert m.created_at == datetime.fromtimestamp(T0 / 1e6, UTC)
 
 
 def test_config_errors_and_registry():
@@ -468,7 +468,7 @@ def test_graphemes_partition_any_text(text):
 
 
 def test_deterministic_rkey_is_a_stable_tid():
-    t = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+    t = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
     a = OutboxItem(id=1, case_id=1, event_id=1, kind="reply", platform="bluesky", text="x",
                    idempotency_key="hd-1-1-aaaa", not_before=t)
     b = OutboxItem(id=2, case_id=1, event_id=2, kind="reply", platform="bluesky", text="x",
@@ -485,7 +485,7 @@ def test_deterministic_rkey_is_a_stable_tid():
 def outbox(text: str, target: Mention | None, key: str = "hd-1-1-abc", attempts: int = 1,
            kind: str = "reply") -> OutboxItem:
     return OutboxItem(id=1, case_id=1, event_id=1, kind=kind, platform="bluesky", text=text,
-                      idempotency_key=key, not_before=datetime.now(timezone.utc),
+                      idempotency_key=key, not_before=datetime.now(UTC),
                       attempts=attempts, in_reply_to=target.external_id if target else None)
 
 
@@ -536,7 +536,7 @@ async def test_target_without_cid_is_looked_up(sender, pds):
     event = post_event(ALICE, T0, "acme?")
     pds.add_post(event)
     replayed = Mention(platform="bluesky", external_id=strong_ref(event)["uri"], author=ALICE,
-                       text="acme?", created_at=datetime.now(timezone.utc), raw={})
+                       text="acme?", created_at=datetime.now(UTC), raw={})
     await sender.send(outbox("hello", replayed), replayed)
     record = pds.calls_to("com.atproto.repo.createRecord")[0][2]["record"]
     assert record["reply"]["parent"] == {"uri": strong_ref(event)["uri"],

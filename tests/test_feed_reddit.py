@@ -6,7 +6,7 @@ import base64
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -56,7 +56,7 @@ async def poll(feed: RedditFeed, state: _State) -> list:
 def outbox(text: str, parent: str | None, *, attempts: int = 1, kind: str = "reply",
            recipient: str | None = None, error: str | None = None) -> OutboxItem:
     return OutboxItem(id=1, case_id=1, event_id=1, kind=kind, platform="reddit", text=text,
-                      idempotency_key="hd-1-1-x", not_before=datetime.now(timezone.utc),
+                      idempotency_key="hd-1-1-x", not_before=datetime.now(UTC),
                       attempts=attempts, in_reply_to=parent, recipient=recipient, error=error)
 
 
@@ -161,7 +161,7 @@ async def test_posts_and_comments_become_mentions(feed, reddit):
     assert isinstance(p, Mention) and p.platform == "reddit"
     assert p.external_id == post["name"] and p.author == "carol"
     assert p.text == "Refund?\n\nCharged twice & <no> reply"
-    assert p.created_at == datetime.fromtimestamp(NOW - 60, timezone.utc)
+    assert p.created_at == datetime.fromtimestamp(NOW - 60, UTC)
     assert p.url == f"https://www.reddit.com{post['permalink']}"
     assert p.in_reply_to is None and p.followers == 0 and p.source == "rd"
     assert c.external_id == comment["name"] and c.in_reply_to == post["name"]

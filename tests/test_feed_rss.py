@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +15,7 @@ from feeds.rss import RssFeed, html_to_text, load_cursor, parse_feed
 from store.records import Mention, OutboxItem
 from tests.fakes.rss_server import FakeFeedServer, atom, rss
 
-T = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
+T = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
 ITEMS = [  # newest first, like WordPress
     {"title": "Comment on Winter boots by Carol", "link": "https://blog.example.com/boots#c3",
@@ -170,7 +170,7 @@ async def test_atom_entries_and_fallbacks(feed, server):
         {"id": "42", "title": "Anonymous post", "summary": "no author, no date"},
     ]), modified_at=T)
     server.content_type = "application/atom+xml"
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     items, *_ = await feed.poll(None, None, [])
     anon, joerg = items
     assert joerg.external_id == "tag:forum.example,2026:post-2"

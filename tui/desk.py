@@ -267,7 +267,7 @@ class DeskScreen(Screen):
         cases: list[Case] = []
         after: int | None = None
         while True:
-            page = await self._retrying(lambda: self.store.cases(
+            page = await self._retrying(lambda after=after: self.store.cases(
                 open_only=True, after_id=after, limit=LOAD_PAGE))
             cases += page
             # These cases stay for the life of the desk: out of the collector's reach with

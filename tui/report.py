@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
@@ -205,7 +205,7 @@ async def run_report(args: argparse.Namespace) -> int:
         part for h in config.handles for part in h.lower().replace("@", " ").replace(".", " ").split()}
     if cases:  # the brand's handle as customers write it, e.g. "@northwind"
         brand_words |= {config.brand.lower().split()[0]}
-    report = build_report(cases, config.sla.first_response, datetime.now(timezone.utc), since,
+    report = build_report(cases, config.sla.first_response, datetime.now(UTC), since,
                           brand_words)
     text = render_html(report, config.brand) if args.format == "html" else render_md(report, config.brand)
     if args.output:

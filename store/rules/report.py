@@ -13,10 +13,10 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-_NOISE = re.compile(r"https?://\S+|\S*@\S+|\S+\.(?:com|org|net|social|example|app)\S*", re.I)
+_NOISE = re.compile(r"https?://\S+|\S*@\S+|\S+\.(?:com|org|net|social|example|app)\S*", re.IGNORECASE)
 _WORD = re.compile(r"[a-zà-ÿ][a-zà-ÿ'’-]{2,}", re.IGNORECASE)
 STOPWORDS = frozenset("""
 the and for you your yours with that this have has had was were are our ours not but
@@ -111,7 +111,7 @@ def build_report(
     brand_words: Iterable[str] = (),
 ) -> Report:
     """The report's figures from export dicts. ``sla_minutes``: first-response target by priority."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     report = Report(since=since, until=now, cases=len(cases))
     stamps: list[tuple[datetime, float]] = []
     complaints: list[str] = []

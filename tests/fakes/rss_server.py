@@ -11,7 +11,7 @@ turn the validators off; set ``body`` to anything (a broken document) at any tim
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from html import escape
 
@@ -80,7 +80,7 @@ class FakeFeedServer:
         self.content_type = content_type
         self.etag = True
         self.last_modified = True
-        self.modified_at = datetime(2026, 11, 22, 10, 0, tzinfo=timezone.utc)
+        self.modified_at = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
         self.faults: list[tuple[int, dict[str, str]]] = []
         self.requests: list[dict[str, str]] = []
         self.statuses: list[int] = []
@@ -89,7 +89,7 @@ class FakeFeedServer:
 
     def set_body(self, body: bytes, modified_at: datetime | None = None) -> None:
         self.body = body
-        self.modified_at = modified_at or datetime.now(timezone.utc).replace(microsecond=0)
+        self.modified_at = modified_at or datetime.now(UTC).replace(microsecond=0)
 
     @property
     def current_etag(self) -> str:
