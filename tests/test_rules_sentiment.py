@@ -276,3 +276,22 @@ def test_someone_who_is_a_lawyer_is_no_legal_threat():
 def test_negated_praise_is_a_complaint():
     assert sentiment.read("Ordered on the 1st, 'guaranteed by the 4th', nothing yet. "
                           "Not great.").compound < 0
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("Gas was leaking round the valve and it flared up when I lit it.", "safety"),
+    ("The belay loop on the harness split while I was lowering off.", "safety"),
+    ("A promised call back that never came, twice now.", "contacts"),
+    ("Sent my boots for repair in October; now they can't be located.", "money"),
+])
+def test_incidents_told_plainly(text, kind):
+    assert kind in sentiment.read(text).kinds
+
+
+@pytest.mark.parametrize("text", [
+    "The box was three times too big for the sleeping bag. Otherwise lovely.",
+    "Do you price match? It's £12 cheaper elsewhere but I'd rather buy from you.",
+    "I'm a lawyer and I read your T&Cs for fun. Clause 7 is interesting.",
+])
+def test_figures_of_speech_are_no_stake(text):
+    assert sentiment.read(text).stakes < 0.6

@@ -80,6 +80,7 @@ _LEXICON: dict[str, dict[float, str]] = {
              "{charged,billed,debited} {me,my card,my account} again|again for the same|"
              "never signed up|didn't sign up|did not sign up|never agreed to|"
              "pay for the {repair,repairs,damage} |cover the {cost,repair,damage}|"
+             "can't be located|cannot be located|can't locate them|you've lost my|you lost my|"
              "für die miete|mi alquiler|mon loyer|il mio affitto|nunca lleg|"
              "doppelt belastet|zweimal belastet|overdrawn|refund still outstanding|"
              "outstanding refund|where is my {refund,money}|where's my {refund,money}|"
@@ -121,6 +122,10 @@ _LEXICON: dict[str, dict[float, str]] = {
              "allergic reaction|food poisoning|electric shock|electrocut|carbon monoxide|"
              "x-ray|xray|scald|boiling water|boiling tea|boiling coffee|burn on|"
              "anaphyla|epipen|epi-pen|hives$|antihistamine|went into shock|"
+             "gas {was,is} leaking|flared up|singed|set {the,my} {porch,tent,kitchen,house} alight|"
+             "safety issue|safety concern|safety problem|question de sécurité|"
+             "problema de seguridad|problema di sicurezza|sicherheitsproblem|"
+             "before someone {gets hurt,dies,is hurt,is killed}|before a {kid,child} {dies,gets hurt}|"
              "piece of glass|shard|glass in {my,the,her,his}|pezzo di vetro|morceau de verre|"
              "trozo de cristal|glassplitter|glasscherbe|tagliat|me corté|je me suis coupé|"
              "geschnitten|in my eye|in the eye|ins auge|augenarzt|twisted my|rolled my ankle|"
@@ -152,6 +157,7 @@ _LEXICON: dict[str, dict[float, str]] = {
              "fell down|fell on|no handrail|dangerous$|blister|swollen|swelling|"
              "went down hard|clinic$|urgent care|hissing|melt through|melt$|shattered|"
              "burnt|burned|allergen|allergic|allergy|inhaler|mislabel|undeclared|"
+             "headache|dizzy|fainted|passed out|unconscious|drowsy|"
              "room temp|room temperature|left out overnight|"
              "{she,he,they} fell|bruised|bruises|small cut|a cut on|tipped over|toppled|"
              "se cayó|cayó|caída|se rompió|tombé|chute$|caduto|caduta|gestürzt|sturz$|"
@@ -219,7 +225,7 @@ _LEXICON: dict[str, dict[float, str]] = {
              "closing my account|"
              "{cancel,cancelling,cancelled,close,closing,delete,deleting} my "
              "{membership,account,subscription}",
-        0.4: "never again|i'm done|im done|done with|i am done|nie wieder|nunca más|plus jamais|mai più|"
+        0.4: "never again|i'm done|im done|done with|i am done|my membership|nie wieder|nunca más|plus jamais|mai più|"
              "elsewhere|last time i|switching to",
     },
     "ultimatum": {  # a deadline before the customer acts: backs whatever stake it carries
@@ -244,6 +250,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "never called|promised a call|promised to call|"
              f"{_N} {{tickets,auto-replies,autoreplies,automated replies}}|"
              "zero humans|no humans|not one human|not a single human|"
+             "promised {a call back,call back,callback,a callback} that never|"
+             "call back that never|callback that never|"
              f"{_NOBODY} {{has,have,from}}|{_NOBODY} came|{_NOBODY} will|{_NOBODY} ever|"
              f"missed {_N} {{appointments,engineer,visits,callbacks,call-backs}}|"
              "missed {three,four,five,another} {appointment,engineer,visit}|"
@@ -326,7 +334,8 @@ _LEXICON: dict[str, dict[float, str]] = {
     # Safety gear: its failure is a safety matter (see assess), a question about it is not.
     "gear": {
         0.5: "helmet|harness|carabiner|crampon|avalanche|beacon|transceiver|life jacket|"
-             "lifejacket|buoyancy aid|brakes$|brake$|buckle|seatbelt|seat belt|child seat|car seat|"
+             "lifejacket|buoyancy aid|brakes$|brake$|buckle|belay|rope$|ropes$|corde$|"
+             "cuerda$|seil$|gas canister|canister|cartridge|seatbelt|seat belt|child seat|car seat|"
              "smoke alarm|smoke detector|carbon monoxide alarm|casco$|arnés|casque$|"
              "gilet de sauvetage|helm$|gurt$|freni$|frenos$|freins$|bremse",
     },
@@ -351,7 +360,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "poor service|bad service|terrible service|waited an hour|waited ages|"
              "waited {20,30,40,45,50,60,90} minutes|can't log in|cannot log in|can't sign in|locked out|"
              "outage|dreadful|do better|embarrassing|not great|not good|not ideal|"
-             "not happy|not impressed|underwhelm|not acceptable|gebrochen|"
+             "not happy|not impressed|underwhelm|not acceptable|gebrochen|dented|"
+             "split$|frayed|fraying|core shot|gaine ouverte|perished|"
              "can't access|cannot access|won't let me|kaputt|defekt|falsch|roto|rota$|defectuos|"
              "cassé|abîmé|rotto|difettos",
     },
@@ -363,7 +373,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "hasn't been charged|has not been charged|haven't been charged|wasn't charged|"
              "not been charged|wasn't a scam|isn't a scam|not a scam|isnt a scam|"
              "wasnt a scam|is a lawyer|is actually a lawyer|as a lawyer|not a lawyer|"
-             "lawyer friend|a lawyer and",
+             "lawyer friend|a lawyer and|i'm a lawyer|i am a lawyer|fois trop|times too|"
+             "times bigger|times the size|cheaper elsewhere|elsewhere for less",
     },
     # The customer says it can wait: a stake, if any, weighs less.
     "mild": {
