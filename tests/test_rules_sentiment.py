@@ -295,3 +295,21 @@ def test_incidents_told_plainly(text, kind):
 ])
 def test_figures_of_speech_are_no_stake(text):
     assert sentiment.read(text).stakes < 0.6
+
+
+def test_a_plan_changed_without_consent_and_rent_at_risk_are_money_at_stake():
+    for text in ("You moved me to a new plan without my consent; the debit went from £18 "
+                 "to £64.", "You blocked my line and my rent is due tomorrow."):
+        assert "money" in sentiment.read(text).kinds, text
+
+
+def test_someone_elses_eyes_on_my_call_history_is_a_privacy_stake():
+    reading = sentiment.read("Your store handed my call history and account details to my "
+                             "ex-partner.")
+    assert "privacy" in reading.kinds and reading.stakes >= 0.8
+
+
+def test_the_company_fixing_it_calms_the_thread():
+    reading = sentiment.read("Update: the fraud team rang back within the hour and it's all "
+                             "cancelled. Thank you!")
+    assert reading.resolved and reading.compound > 0

@@ -29,7 +29,7 @@ def _evaluator():
 @pytest.mark.parametrize(("name", "floor"), [("skylark.jsonl", 0.9), ("fernhill.jsonl", 0.9),
                                            ("cairnwood.jsonl", 0.8), ("brightlane.jsonl", 0.9),
                                            ("tarnfell.jsonl", 0.9), ("pantryhop.jsonl", 0.85),
-                                           ("ridgeway.jsonl", 0.88)])
+                                           ("ridgeway.jsonl", 0.88), ("lumen.jsonl", 0.84)])
 def test_urgent_cases_rank_first(name, floor):
     ev = _evaluator()
     cases = ev.load_cases(str(DATA / name))

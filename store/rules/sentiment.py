@@ -81,6 +81,9 @@ _LEXICON: dict[str, dict[float, str]] = {
              "never signed up|didn't sign up|did not sign up|never agreed to|"
              "pay for the {repair,repairs,damage} |cover the {cost,repair,damage}|"
              "can't be located|cannot be located|can't locate them|you've lost my|you lost my|"
+             "without my consent|without my permission|"
+             "still {come,been taken,gone,come out,being taken,coming out}|rent is due|"
+             "rent due|pay my rent|for my rent|"
              "für die miete|mi alquiler|mon loyer|il mio affitto|nunca lleg|"
              "doppelt belastet|zweimal belastet|overdrawn|refund still outstanding|"
              "outstanding refund|where is my {refund,money}|where's my {refund,money}|"
@@ -108,6 +111,7 @@ _LEXICON: dict[str, dict[float, str]] = {
               "insurance|dashcam|damaged my|reversed into|hit my car|"
               "money back|fee$|fees$|declined|get it back|charging me|charging my|"
               "two payments|two charges|flooded|in the bin|binned|me cobr|devolv|"
+              "without being asked|without asking me|"
              "inondé|überschwemmt|allagat|inundad|"
               "points gone|points have gone|points disappeared",
     },
@@ -289,6 +293,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "{another,a different,other,someone else's} {passenger,traveller,traveler,"
              "customer,client,guest,member,account holder,patient}|"
              "another persons|another person's|a stranger's|quelqu'un d'autre|"
+             "my ex|ex-partner|ex-husband|ex-wife|to anyone who|anyone can see|"
+             "visible to anyone|publicly visible|"
              "de otra persona|di un'altra persona|von jemand anderem|"
              "another person|another user|other people's|a stranger|aren't mine|"
              "isn't mine|not mine|not my order|wasn't mine|un altro cliente|"
@@ -300,6 +306,7 @@ _LEXICON: dict[str, dict[float, str]] = {
              "card number|last four|card details|bank details|details$|"
              "passport|boarding pass|itinerary|card ending|ending in|transactions|"
              "invoice|facture|rechnung|factura|fattura|order number|numéro de commande|"
+             "call history|call log|account details|"
              "{his,her,their} {balance,account,payments,payment,statement}|"
              "nome$|indirizzo|numero di telefono|nombre|dirección|teléfono|adresse|"
              "téléphone|telefonnummer|datos$|données|dati$|daten$",
@@ -335,7 +342,8 @@ _LEXICON: dict[str, dict[float, str]] = {
     "gear": {
         0.5: "helmet|harness|carabiner|crampon|avalanche|beacon|transceiver|life jacket|"
              "lifejacket|buoyancy aid|brakes$|brake$|buckle|belay|rope$|ropes$|corde$|"
-             "cuerda$|seil$|gas canister|canister|cartridge|seatbelt|seat belt|child seat|car seat|"
+             "cuerda$|seil$|gas canister|canister|cartridge|charger|charging cable|"
+             "power bank|powerbank|seatbelt|seat belt|child seat|car seat|"
              "smoke alarm|smoke detector|carbon monoxide alarm|casco$|arnés|casque$|"
              "gilet de sauvetage|helm$|gurt$|freni$|frenos$|freins$|bremse",
     },
@@ -374,7 +382,8 @@ _LEXICON: dict[str, dict[float, str]] = {
              "not been charged|wasn't a scam|isn't a scam|not a scam|isnt a scam|"
              "wasnt a scam|is a lawyer|is actually a lawyer|as a lawyer|not a lawyer|"
              "lawyer friend|a lawyer and|i'm a lawyer|i am a lawyer|fois trop|times too|"
-             "times bigger|times the size|cheaper elsewhere|elsewhere for less",
+             "times bigger|times the size|cheaper elsewhere|elsewhere for less|"
+             "scam alert|how to spot|hacked together|not your fault",
     },
     # The customer says it can wait: a stake, if any, weighs less.
     "mild": {
@@ -429,13 +438,15 @@ _LEXICON: dict[str, dict[float, str]] = {
              "lovely|love it|loving|great|fave|favourite|favorite|above and beyond|"
              "well done|perfect|worth it|happy|love$|loves$|loved$|wonderful|amazing|awesome|"
              "friendly|helpful|smooth|painless|on time|hassle-free|hassle free|"
-             "danke|merci|gracias|grazie|diolch|obrigad|"
+             "danke|merci|gracias|grazie|diolch|obrigad|made my day|shout out|shoutout|"
              "excellent|superb|outstanding|glad$|pleased|delighted|impressed|gorgeous|"
              "beautiful|comfy|cosy|cozy|nice$|good$|ace$|star$",
     },
     # The customer says the problem went away: the latest word of a calming thread.
     "resolved": {
         0.9: "all good|all sorted|sorted now|now sorted|it's sorted|panic over|"
+             "rang back within|called back within|got back to me within|sorted it out|"
+             "sorted everything|fully refunded|refunded in full|money is back|money's back|"
              "crisis averted|false alarm|never mind|nevermind|ignore my last|my mistake|"
              "my bad|sorry for the {tone,rant,outburst}|sorry for my {tone,rant,outburst}|"
              "problem solved|issue resolved|resolved now|fixed now|"
