@@ -161,8 +161,7 @@ class OutboxSender:
 
     async def _announce(self, item: OutboxItem) -> Delivery:
         tier = int(item.data.get("tier", 1))
-        targets = [(i, t) for i, t in enumerate(self.escalation_targets)
-                   if int(t.get("tier", 1)) <= tier]
+        targets = [t for t in self.escalation_targets if int(t.get("tier", 1)) <= tier]
         if not targets:
             case_sources = await self._case_sources(item.case_id)
             if case_sources and all(s in self.sandbox_feeds or s.split(":")[0] in SANDBOX_KINDS
@@ -181,7 +180,7 @@ class OutboxSender:
         done = {str(t) for t in item.data.get("announced", [])}
         timeout = aiohttp.ClientTimeout(total=15)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            for _index, target in targets:
+            for target in targets:
                 name = str(target.get("url_env", ""))
                 if name in done:
                     continue

@@ -327,17 +327,18 @@ def _warm_up(parent: int | None = None) -> None:
     analyzer()
 
 
-_WATCHING: list[int] = []
+_watching = False  # this scoring process already watches its parent
 
 
 def _watch_parent(parent: int, every: float = 0.5) -> None:
-    if _WATCHING:
+    global _watching
+    if _watching:
         return
     import os
     import threading
     import time
 
-    _WATCHING.append(parent)
+    _watching = True
 
     def watch() -> None:
         while os.getppid() == parent:

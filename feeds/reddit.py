@@ -597,16 +597,21 @@ class RedditFeed(FeedAdapter):
 
     # -- send ---------------------------------------------------------------------------
 
+    async def _recent(self, path: str, params: dict[str, str], what: str) -> list:
+        """A listing of our newest things, to look for an earlier attempt in (a failure to
+        read it is retryable: the send is tried, and checked, again)."""
+        try:
+            _, body = await self._request("GET", path, params={"limit": "100", "raw_json": "1",
+                                                               **params}, max_wait=SEND_WAIT)
+            return listing_children(body)
+        except (_Failed, ThingError) as exc:
+            raise DeliveryError(f"cannot check whether an earlier attempt was {what}: "
+                                f"{getattr(exc, 'reason', exc)}", retryable=True) from None
+
     async def _find_own(self, parent: str, text: str) -> Delivery | None:
         """Our comment under ``parent`` with this text, if an earlier attempt landed."""
-        try:
-            _, body = await self._request(
-                "GET", f"/user/{self.username}/comments",
-                params={"limit": "100", "sort": "new", "raw_json": "1"}, max_wait=SEND_WAIT)
-            children = listing_children(body)
-        except (_Failed, ThingError) as exc:
-            raise DeliveryError(f"cannot check whether an earlier attempt was posted: "
-                                f"{getattr(exc, 'reason', exc)}", retryable=True) from None
+        children = await self._recent(f"/user/{self.username}/comments", {"sort": "new"},
+                                      "posted")
         for child in children:
             data = child.get("data") if isinstance(child, dict) else None
             if (isinstance(data, dict) and data.get("parent_id") == parent
@@ -618,14 +623,7 @@ class RedditFeed(FeedAdapter):
     async def _find_sent(self, to: str, subject: str, text: str) -> Delivery | None:
         """Our private message to ``to`` with this subject and text, if an earlier attempt
         was sent (``/message/sent``, newest first)."""
-        try:
-            _, body = await self._request("GET", "/message/sent",
-                                          params={"limit": "100", "raw_json": "1"},
-                                          max_wait=SEND_WAIT)
-            children = listing_children(body)
-        except (_Failed, ThingError) as exc:
-            raise DeliveryError(f"cannot check whether an earlier attempt was sent: "
-                                f"{getattr(exc, 'reason', exc)}", retryable=True) from None
+        children = await self._recent("/message/sent", {}, "sent")
         for child in children:
             data = child.get("data") if isinstance(child, dict) else None
             if (isinstance(data, dict) and isinstance(data.get("dest"), str)

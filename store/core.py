@@ -569,7 +569,8 @@ class Ops:
 
     def _rescore_many(self, tx: Tx, case_ids: list[int], prior: dict[int, int],
                       written: dict[int, list[tuple]] | None = None) -> dict[int, tuple]:
-        """``rescore`` for many cases: one read of their latest mentions, one update.
+        """Recompute the static heat parts, priority, sentiment and suggestion of many
+        cases: one read of their latest mentions, one update.
 
         A case whose version is the one this process left it at is rescored from what it
         kept (``keep_recent``) plus ``written``, this batch's mentions of it; the others
@@ -627,24 +628,6 @@ class Ops:
             suggestion = playbook_rules.suggestion(signals, prior)
         return (json.dumps(parts), heat_rules.total(parts), heat_rules.priority(parts),
                 signals[-1].sentiment if signals else 0.0, suggestion)
-
-    def rescore(self, tx: Tx, case_id: int) -> None:
-        """Recompute a case's static heat parts, priority, sentiment and suggestion."""
-        rows = tx.fetchall(
-            "SELECT text, sentiment, followers, created_at FROM mentions WHERE case_id = ? "
-            "AND from_brand = 0 ORDER BY created_at DESC, id DESC LIMIT ?",
-            (case_id, HEAT_WINDOW),
-        )
-        signals = [
-            heat_rules.MentionSignal(text, sentiment or 0.0, followers, dt(created))
-            for text, sentiment, followers, created in reversed(rows)
-        ]
-        prior = tx.fetchone("SELECT prior_cases FROM cases WHERE id = ?", (case_id,))[0]
-        tx.execute(
-            "UPDATE cases SET heat_parts = ?, heat_static = ?, priority = ?, sentiment = ?, "
-            "suggestion = ?, version = version + 1 WHERE id = ?",
-            (*self._heat_columns(signals, prior), case_id),
-        )
 
     def mark_deleted(self, tx: Tx, platform: str, external_id: str, now: float) -> bool:
         """The platform deleted a post: flag it (the text is kept) and note it on the case."""

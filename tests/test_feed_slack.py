@@ -139,13 +139,13 @@ def test_escalation_text_never_breaks_the_line_or_carries_markup(summary, note, 
     assert one_line(summary) == one_line(one_line(summary))
 
 
-class FlakySlack:
+class FlakySlack(FakeSlack):
     """Two incoming webhooks on 127.0.0.1: /a always answers ok, /b fails ``fail_b``
-    times with a 500 first."""
+    times with a 500 first. ``received`` holds the paths asked, in order."""
 
     def __init__(self, fail_b: int = 1):
+        super().__init__()
         self.fail_b = fail_b
-        self.received: list[str] = []
 
     async def handle(self, request: web.Request) -> web.Response:
         self.received.append(request.path)
@@ -153,19 +153,6 @@ class FlakySlack:
             self.fail_b -= 1
             return web.Response(status=500, text="rollup_error")
         return web.Response(text="ok")
-
-    async def __aenter__(self):
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-        return self
-
-    async def __aexit__(self, *exc):
-        await self.runner.cleanup()
 
 
 async def test_a_restarted_sender_does_not_announce_again_to_targets_that_took_it(store):

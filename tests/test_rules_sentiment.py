@@ -235,6 +235,10 @@ def test_an_empty_lexicon_term_is_refused(monkeypatch):
     ("The wardrobe tipped over on my son while he was opening a drawer.", "safety"),
     ("Mein Heizlüfter hat nach verschmortem Plastik gerochen.", "safety"),
     ("Everyone who follows me is about to hear how you treated us.", "press"),
+    ("Gas was leaking round the valve and it flared up when I lit it.", "safety"),
+    ("The belay loop on the harness split while I was lowering off.", "safety"),
+    ("A promised call back that never came, twice now.", "contacts"),
+    ("Sent my boots for repair in October; now they can't be located.", "money"),
 ])
 def test_more_stakes_in_plain_words(text, kind):
     reading = sentiment.read(text)
@@ -276,16 +280,6 @@ def test_someone_who_is_a_lawyer_is_no_legal_threat():
 def test_negated_praise_is_a_complaint():
     assert sentiment.read("Ordered on the 1st, 'guaranteed by the 4th', nothing yet. "
                           "Not great.").compound < 0
-
-
-@pytest.mark.parametrize(("text", "kind"), [
-    ("Gas was leaking round the valve and it flared up when I lit it.", "safety"),
-    ("The belay loop on the harness split while I was lowering off.", "safety"),
-    ("A promised call back that never came, twice now.", "contacts"),
-    ("Sent my boots for repair in October; now they can't be located.", "money"),
-])
-def test_incidents_told_plainly(text, kind):
-    assert kind in sentiment.read(text).kinds
 
 
 @pytest.mark.parametrize("text", [
