@@ -699,9 +699,12 @@ async def test_saved_views(store):
         await store.escalate(case_id, "bob", 1)
         mine = await case_of(store, "m2")
         await store.claim(mine, AGENT)
-        await store.resolve(await case_of(store, "m4"), AGENT)
+        resolved = await case_of(store, "m4")
+        await store.resolve(resolved, AGENT)
         await wait_for(lambda: desk.model.get(case_id).escalation_tier == 1, pilot)
         await wait_for(lambda: desk.model.get(mine).assignee == AGENT, pilot)
+        # every delta in, the resolve too (it may come after the other two)
+        await wait_for(lambda: desk.model.get(resolved).resolved_at is not None, pilot)
         await pilot.press("2")
         assert list(desk.model.ids()) == [mine]
         await pilot.press("3")
